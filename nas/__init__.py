@@ -1,0 +1,1 @@
+"""How it is searched: controllers, the Ray runtime, MLflow tracking, trajectories, pipeline and CLI."""

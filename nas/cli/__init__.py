@@ -1,0 +1,1 @@
+"""The nas command line."""

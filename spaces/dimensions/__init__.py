@@ -1,0 +1,11 @@
+"""Dimension kinds of a search space."""
+
+from __future__ import annotations
+
+from spaces.dimensions.bit_width import BitWidth, BitWidthChoice, as_bit_width, check_bits
+from spaces.dimensions.budget import Budget
+from spaces.dimensions.dimension import Dimension
+from spaces.dimensions.exit_location import ExitLocation
+
+__all__ = ["BitWidth", "BitWidthChoice", "Budget", "Dimension", "ExitLocation", "as_bit_width",
+           "check_bits"]

@@ -1,0 +1,157 @@
+"""A search space: a backbone, its searched dimensions, fixed bit-widths, IC head and budget."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from spaces.backbones import Backbone, ExitHeadSpec
+from spaces.dimensions import BitWidth, BitWidthChoice, Budget, Dimension, ExitLocation
+from spaces.errors import SpaceError
+
+Config = dict[str, Any]
+"""A configuration: dimension label -> canonical value (``BitWidth`` or block name)."""
+
+
+@dataclass(frozen=True)
+class FixedBits:
+    """Bit-widths that are not searched.
+
+    ``first``: the stem conv; its input is the uint8 image, hence A=8 by default. ``last_w``: the final
+    FC's weights; ``last_a`` its input activations, ``None`` meaning *inherit* the bit-width of the
+    activations produced by the body (USDN Table 1/2 convention: W3A3 -> 22.83 G needs FC at W8A3).
+    ``exit_conv`` / ``exit_fc_w`` / ``exit_fc_a``: the same for the IC heads (USDN: convs 4-bit, FC 8-bit).
+    """
+
+    first: BitWidth = BitWidth(8, 8)
+    last_w: int = 8
+    last_a: int | None = None
+    exit_conv: BitWidth = BitWidth(4, 4)
+    exit_fc_w: int = 8
+    exit_fc_a: int | None = None
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    name: str
+    backbone: Backbone
+    bit_dimensions: tuple[BitWidthChoice, ...]
+    exit_dimensions: tuple[ExitLocation, ...]
+    budget: Budget
+    exit_head: ExitHeadSpec = ExitHeadSpec()
+    fixed: FixedBits = FixedBits()
+    granularity: str = "layer"
+    description: str = ""
+    dataset: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        labels = [d.label for d in self.dimensions]
+        if len(set(labels)) != len(labels):
+            raise SpaceError(f"duplicate dimension labels in {labels}", source=self.source or None)
+        groups = [d.group for d in self.exit_dimensions]
+        if groups != sorted(set(groups)):
+            raise SpaceError("exit groups must be distinct and in network order", field="exits.groups",
+                             source=self.source or None)
+
+    # -- dimensions ------------------------------------------------------------------------------
+    @property
+    def dimensions(self) -> tuple[Dimension[Any], ...]:
+        return (*self.bit_dimensions, *self.exit_dimensions)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(d.label for d in self.dimensions)
+
+    def dimension(self, label: str) -> Dimension[Any]:
+        for dim in self.dimensions:
+            if dim.label == label:
+                return dim
+        raise SpaceError(f"no dimension {label!r} in space {self.name!r}")
+
+    @property
+    def size(self) -> int:
+        """Number of distinct configurations."""
+        return math.prod(d.size for d in self.dimensions)
+
+    @property
+    def num_exits(self) -> int:
+        """Classifiers in the network: one IC per exit group plus the final classifier."""
+        return len(self.exit_dimensions) + 1
+
+    # -- configurations --------------------------------------------------------------------------
+    def sample(self, rng: random.Random) -> Config:
+        return {d.label: d.sample(rng) for d in self.dimensions}
+
+    def validate(self, config: Mapping[str, Any]) -> Config:
+        """Canonical, complete config; unknown or missing labels and bad values raise SpaceError."""
+        unknown = set(config) - set(self.labels)
+        if unknown:
+            raise SpaceError(f"unknown dimensions {sorted(unknown)} for space {self.name!r}")
+        missing = [label for label in self.labels if label not in config]
+        if missing:
+            raise SpaceError(f"missing dimensions {missing} for space {self.name!r}")
+        return {d.label: d.validate(config[d.label]) for d in self.dimensions}
+
+    def encode(self, config: Mapping[str, Any]) -> list[int]:
+        return [d.encode(config[d.label]) for d in self.dimensions]
+
+    def decode(self, indices: Sequence[int]) -> Config:
+        if len(indices) != len(self.dimensions):
+            raise SpaceError(f"{len(indices)} indices for {len(self.dimensions)} dimensions")
+        return {d.label: d.decode(i) for d, i in zip(self.dimensions, indices, strict=True)}
+
+    def format(self, config: Mapping[str, Any]) -> dict[str, str]:
+        """Text form, one entry per dimension (Parquet columns, MLflow params, Optuna choices)."""
+        return {d.label: d.format(d.validate(config[d.label])) for d in self.dimensions}
+
+    def parse(self, row: Mapping[str, str]) -> Config:
+        return self.validate({label: row[label] for label in self.labels})
+
+    def uniform(self, bits: BitWidth | tuple[int, int], exits: str = "last") -> Config:
+        """Every searched layer at ``bits``; each IC at the first or last candidate of its group."""
+        target = BitWidth(*bits)
+        config: Config = {}
+        for dim in self.bit_dimensions:
+            config[dim.label] = target  # validated below only against the dimension's own choices
+        for dim in self.exit_dimensions:
+            config[dim.label] = dim.choices[-1 if exits == "last" else 0]
+        return config
+
+    # -- layer-level views -----------------------------------------------------------------------
+    def layer_bits(self, config: Mapping[str, Any]) -> dict[str, BitWidth]:
+        """(W, A) of every backbone layer under ``config`` (IC layers excluded).
+
+        Searched bit-widths may lie outside a dimension's choices here (``uniform`` pricing of e.g.
+        W8A8); anything reaching a controller goes through :meth:`validate` first.
+        """
+        bits: dict[str, BitWidth] = {}
+        for dim in self.bit_dimensions:
+            value = config[dim.label]
+            value = value if isinstance(value, BitWidth) else dim.validate(value)
+            for layer in dim.layers:
+                bits[layer] = value
+        previous_a = self.fixed.first.a
+        for block in self.backbone.blocks:
+            first_on_path = None
+            for layer in block.layers:
+                if layer.role == "first":
+                    bits[layer.name] = self.fixed.first
+                elif layer.role == "last":
+                    bits[layer.name] = BitWidth(self.fixed.last_w, self.fixed.last_a or previous_a)
+                elif layer.role == "shortcut" and layer.name not in bits:
+                    # Reads the block input, like the block's first conv: same bit-width.
+                    bits[layer.name] = bits[first_on_path or block.main_path[0].name]
+                if layer.name not in bits:
+                    raise SpaceError(f"layer {layer.name!r} has no bit-width dimension", source=self.source)
+                if layer.role != "shortcut":
+                    previous_a = bits[layer.name].a
+                    first_on_path = first_on_path or layer.name
+        return bits
+
+    def exit_blocks(self, config: Mapping[str, Any]) -> tuple[str, ...]:
+        """Block after which each IC sits, shallow to deep."""
+        return tuple(str(config[d.label]) for d in self.exit_dimensions)
