@@ -1,0 +1,1 @@
+"""Training-side code: datasets, quantized multi-exit networks, training loops and evaluation."""
