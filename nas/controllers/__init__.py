@@ -1,0 +1,29 @@
+"""Search controllers behind one ask/tell protocol: REINFORCE (USDN Eq. 5-6), random, Optuna samplers."""
+
+from __future__ import annotations
+
+from nas.controllers.controller import Controller
+from nas.controllers.optuna_controller import (
+    CmaEsController,
+    GPController,
+    NSGA2Controller,
+    OptunaController,
+    OptunaRandomController,
+    TPEController,
+)
+from nas.controllers.policy_gradient import reinforce_gradient
+from nas.controllers.random_search import RandomSearchController
+from nas.controllers.registry import (
+    controller_class,
+    create_controller,
+    list_controllers,
+    register_controller,
+    restore_controller,
+)
+from nas.controllers.reinforce import ReinforceController
+from nas.controllers.trial import Trial, TrialResult
+
+__all__ = ["CmaEsController", "Controller", "GPController", "NSGA2Controller", "OptunaController",
+           "OptunaRandomController", "RandomSearchController", "ReinforceController", "TPEController", "Trial",
+           "TrialResult", "controller_class", "create_controller", "list_controllers", "register_controller",
+           "reinforce_gradient", "restore_controller"]

@@ -1,0 +1,121 @@
+"""REINFORCE over independent categorical dimensions: the USDN architecture search (Sec. 4.2)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from nas.controllers.adam import Adam
+from nas.controllers.controller import Controller
+from nas.controllers.policy_gradient import reinforce_gradient, softmax
+from nas.controllers.registry import register_controller
+from nas.controllers.trial import Trial, TrialResult
+from spaces import Config, SearchSpace
+
+__all__ = ["ReinforceController", "reinforce_gradient"]
+
+
+@register_controller("reinforce")
+class ReinforceController(Controller):
+    """Policy-gradient search of USDN Eq. 5-6.
+
+    One logit vector per :class:`Dimension` (theta for bit-widths, gamma for IC locations), zero at start;
+    each ask samples every dimension independently from ``softmax(logits)`` with a seeded
+    ``np.random.Generator``. Each complete reward R gets the advantage ``A = R - b`` against the moving
+    baseline of the rewards told before it (the first reward initialises ``b`` and gets ``A = 0``), then
+    ``b <- baseline_decay * b + (1 - baseline_decay) * R``. Once ``samples_per_update`` (P) advantages
+    have accumulated, the logits ascend ``(1/P) sum_i A_i grad log p(g_i) + entropy_weight * grad H``
+    (:func:`reinforce_gradient`, evaluated at the current logits) with Adam at learning rate ``lr``.
+    Failed trials are dropped: they move neither the logits nor the baseline.
+
+    Resume is exact: logits, Adam moments, baseline, the partial batch and the generator state are saved;
+    outstanding trials stay pending after :meth:`load_state_dict` and can still be told.
+    """
+
+    def __init__(self, space: SearchSpace, seed: int = 0, *, lr: float = 0.1, baseline_decay: float = 0.9,
+                 entropy_weight: float = 0.0, samples_per_update: int = 8) -> None:
+        if not 0 <= baseline_decay < 1:
+            raise ValueError(f"baseline_decay must lie in [0, 1), got {baseline_decay}")
+        if entropy_weight < 0:
+            raise ValueError(f"entropy_weight must be >= 0, got {entropy_weight}")
+        if isinstance(samples_per_update, bool) or not isinstance(samples_per_update, int) or samples_per_update < 1:
+            raise ValueError(f"samples_per_update must be a positive int, got {samples_per_update!r}")
+        super().__init__(space, seed, lr=lr, baseline_decay=baseline_decay, entropy_weight=entropy_weight,
+                         samples_per_update=samples_per_update)
+        self.lr = float(lr)
+        self.baseline_decay = float(baseline_decay)
+        self.entropy_weight = float(entropy_weight)
+        self.samples_per_update = samples_per_update
+        self.logits: list[np.ndarray] = [np.zeros(d.size) for d in space.dimensions]
+        self._adam = Adam([z.shape for z in self.logits], lr=self.lr)
+        self._rng = np.random.default_rng(seed)
+        self.baseline: float | None = None
+        self.n_updates = 0
+        self._batch: list[tuple[list[int], float]] = []
+
+    # -- policy ----------------------------------------------------------------------------------
+    def probabilities(self) -> dict[str, list[float]]:
+        """``softmax(logits)`` per dimension label; each list sums to 1."""
+        return {d.label: softmax(z).tolist() for d, z in zip(self.space.dimensions, self.logits, strict=True)}
+
+    def most_likely(self) -> Config:
+        """The exported architecture: the argmax choice of every dimension (lowest index on ties)."""
+        return self.space.decode([int(np.argmax(z)) for z in self.logits])
+
+    def sample_config(self, rng: np.random.Generator | random.Random) -> Config:
+        """A config drawn from the current policy with ``rng``, registering no trial (interleaved
+        supernet training of USDN Sec. 4.2 samples weight-step paths this way)."""
+        return self.space.decode(self._sample_indices(rng))
+
+    def _sample_indices(self, rng: np.random.Generator | random.Random) -> list[int]:
+        indices = []
+        for z in self.logits:
+            cdf = np.cumsum(softmax(z))
+            indices.append(min(int(np.searchsorted(cdf, rng.random(), side="right")), len(z) - 1))
+        return indices
+
+    # -- hooks -----------------------------------------------------------------------------------
+    def _propose(self, trial_id: int) -> Config:
+        return self.space.decode(self._sample_indices(self._rng))
+
+    def _observe(self, trial: Trial, result: TrialResult) -> None:
+        if not result.is_complete or result.reward is None:
+            return
+        reward = result.reward
+        advantage = 0.0 if self.baseline is None else reward - self.baseline
+        self.baseline = reward if self.baseline is None else (
+            self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward)
+        self._batch.append((self.space.encode(trial.config), advantage))
+        if len(self._batch) >= self.samples_per_update:
+            self._update()
+
+    def _update(self) -> None:
+        actions = [a for a, _ in self._batch]
+        advantages = [adv for _, adv in self._batch]
+        grads = reinforce_gradient(self.logits, actions, advantages, self.entropy_weight)
+        self._adam.step(self.logits, grads, maximize=True)
+        self._batch = []
+        self.n_updates += 1
+
+    def _internal_state(self) -> dict[str, Any]:
+        return {"logits": [z.tolist() for z in self.logits], "adam": self._adam.state_dict(),
+                "baseline": self.baseline, "n_updates": self.n_updates,
+                "batch": [{"actions": a, "advantage": adv} for a, adv in self._batch],
+                "rng": self._rng.bit_generator.state}
+
+    def _load_internal_state(self, state: Mapping[str, Any]) -> None:
+        logits = [np.asarray(z, dtype=float) for z in state["logits"]]
+        if [z.shape for z in logits] != [z.shape for z in self.logits]:
+            raise ValueError("REINFORCE logits in the state do not match the space")
+        adam = Adam([z.shape for z in logits], lr=self.lr)
+        adam.load_state_dict(state["adam"])
+        rng = np.random.default_rng()
+        rng.bit_generator.state = dict(state["rng"])
+        self._adam, self.logits = adam, logits
+        self.baseline = None if state["baseline"] is None else float(state["baseline"])
+        self.n_updates = int(state["n_updates"])
+        self._batch = [([int(i) for i in b["actions"]], float(b["advantage"])) for b in state["batch"]]
+        self._rng = rng

@@ -1,0 +1,140 @@
+"""REINFORCE of USDN Eq. 5-6: the gradient by hand, baseline, Adam step, learning and failures."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from nas.controllers import ReinforceController, TrialResult, reinforce_gradient
+from nas.controllers.policy_gradient import entropy, entropy_gradient, softmax
+from spaces import Config, load_space
+
+SPACE = load_space("tiny-digits")
+
+
+def top_fraction(config: Config) -> float:
+    indices = SPACE.encode(config)
+    return sum(i == d.size - 1 for i, d in zip(indices, SPACE.dimensions, strict=True)) / len(indices)
+
+
+def test_gradient_matches_hand_computation_uniform_policy() -> None:
+    # One dimension, two choices, p = (1/2, 1/2): grad log p(a) = onehot(a) - p.
+    grads = reinforce_gradient([np.zeros(2)], actions=[[0], [1], [0]], advantages=[1.0, -0.5, 2.0])
+    # (1/3) [1*(+.5) + (-.5)*(-.5) + 2*(+.5), 1*(-.5) + (-.5)*(+.5) + 2*(-.5)] = (1/3) [1.75, -1.75]
+    np.testing.assert_allclose(grads[0], [1.75 / 3, -1.75 / 3])
+
+
+def test_gradient_matches_hand_computation_skewed_policy() -> None:
+    # p = softmax(ln 3, 0) = (3/4, 1/4); choosing index 1 with advantage 2: 2 * ((0, 1) - (3/4, 1/4)).
+    grads = reinforce_gradient([np.array([math.log(3.0), 0.0])], actions=[[1]], advantages=[2.0])
+    np.testing.assert_allclose(grads[0], [-1.5, 1.5])
+
+
+def test_gradient_matches_finite_differences_of_log_likelihood() -> None:
+    rng = np.random.default_rng(0)
+    logits = [rng.normal(size=4), rng.normal(size=2)]
+    actions, advantages = [[3, 0], [1, 1]], [0.7, -0.3]
+
+    def objective(zs: list[np.ndarray]) -> float:
+        return sum(a * sum(math.log(softmax(z)[i]) for z, i in zip(zs, act, strict=True))
+                   for act, a in zip(actions, advantages, strict=True)) / len(actions) + 0.1 * sum(map(entropy, zs))
+
+    grads = reinforce_gradient(logits, actions, advantages, entropy_weight=0.1)
+    for d, z in enumerate(logits):
+        for k in range(len(z)):
+            plus = [x.copy() for x in logits]
+            minus = [x.copy() for x in logits]
+            plus[d][k] += 1e-6
+            minus[d][k] -= 1e-6
+            assert grads[d][k] == pytest.approx((objective(plus) - objective(minus)) / 2e-6, abs=1e-6)
+
+
+def test_entropy_gradient_vanishes_at_uniform() -> None:
+    np.testing.assert_allclose(entropy_gradient(np.zeros(3)), 0.0, atol=1e-12)
+
+
+def test_baseline_is_moving_average_of_previous_rewards() -> None:
+    controller = ReinforceController(SPACE, seed=0, baseline_decay=0.9, samples_per_update=100)
+    for reward in (1.0, 2.0, 3.0):
+        trial = controller.ask()
+        controller.tell(trial.trial_id, TrialResult.complete(reward))
+    # b: 1 (initialised) -> 0.9*1 + 0.1*2 = 1.1 -> 0.9*1.1 + 0.1*3 = 1.29; A_i = R_i - b_{i-1}, A_1 = 0.
+    assert controller.baseline == pytest.approx(1.29)
+    batch = controller.state_dict()["internal"]["batch"]
+    assert [b["advantage"] for b in batch] == pytest.approx([0.0, 1.0, 1.9])
+
+
+def test_first_update_is_one_adam_step_after_p_rewards() -> None:
+    controller = ReinforceController(SPACE, seed=1, lr=0.1, samples_per_update=3)
+    trials = [controller.ask() for _ in range(3)]
+    rewards = [0.2, 0.8, 0.5]
+    for trial, reward in zip(trials[:2], rewards[:2], strict=True):
+        controller.tell(trial.trial_id, TrialResult.complete(reward))
+        assert controller.n_updates == 0
+        assert all(np.all(z == 0) for z in controller.logits)
+    controller.tell(trials[2].trial_id, TrialResult.complete(rewards[2]))
+    assert controller.n_updates == 1
+    expected = reinforce_gradient([np.zeros(d.size) for d in SPACE.dimensions],
+                                  [SPACE.encode(t.config) for t in trials], [0.0, 0.6, 0.5 - 0.26])
+    for z, g in zip(controller.logits, expected, strict=True):
+        # Adam's first bias-corrected step moves each logit by lr * sign(grad).
+        np.testing.assert_allclose(z, 0.1 * np.sign(g) * (np.abs(g) > 1e-12), atol=1e-6)
+
+
+def test_probabilities_sum_to_one_and_most_likely_is_argmax() -> None:
+    controller = ReinforceController(SPACE, seed=0, samples_per_update=4)
+    for _ in range(20):
+        trial = controller.ask()
+        controller.tell(trial.trial_id, TrialResult.complete(top_fraction(trial.config)))
+    probabilities = controller.probabilities()
+    assert list(probabilities) == list(SPACE.labels)
+    for label, p in probabilities.items():
+        assert len(p) == SPACE.dimension(label).size
+        assert sum(p) == pytest.approx(1.0)
+    expected = {label: SPACE.dimension(label).decode(int(np.argmax(p))) for label, p in probabilities.items()}
+    assert controller.most_likely() == expected
+
+
+def test_policy_concentrates_on_best_arm() -> None:
+    controller = ReinforceController(SPACE, seed=0)
+    for _ in range(400):
+        trial = controller.ask()
+        controller.tell(trial.trial_id, TrialResult.complete(top_fraction(trial.config)))
+    assert top_fraction(controller.most_likely()) == 1.0
+    for label, p in controller.probabilities().items():
+        assert p[-1] > 0.6, label
+
+
+def test_failures_do_not_move_the_policy() -> None:
+    controller = ReinforceController(SPACE, seed=0, samples_per_update=2)
+    for _ in range(5):
+        trial = controller.ask()
+        controller.tell(trial.trial_id, TrialResult.failed("diverged"))
+    assert all(np.all(z == 0) for z in controller.logits)
+    assert controller.baseline is None and controller.n_updates == 0
+    trials = [controller.ask() for _ in range(3)]
+    controller.tell(trials[0].trial_id, TrialResult.complete(0.4))
+    controller.tell(trials[1].trial_id, TrialResult.failed())
+    assert controller.n_updates == 0  # the failure does not count towards the batch of P = 2
+    controller.tell(trials[2].trial_id, TrialResult.complete(0.9))
+    assert controller.n_updates == 1
+
+
+def test_sample_config_registers_nothing() -> None:
+    controller = ReinforceController(SPACE, seed=7)
+    twin = ReinforceController(SPACE, seed=7)
+    for rng in (random.Random(0), np.random.default_rng(0)):
+        config = controller.sample_config(rng)
+        assert SPACE.validate(config) == config
+    assert controller.n_asked == 0
+    assert controller.ask().config == twin.ask().config
+
+
+@pytest.mark.parametrize("options", [{"baseline_decay": 1.0}, {"samples_per_update": 0}, {"lr": 0.0},
+                                     {"entropy_weight": -1.0}])
+def test_bad_options_raise(options: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        ReinforceController(SPACE, **options)  # type: ignore[arg-type]
