@@ -1,0 +1,46 @@
+"""Quantized 2-D convolution: PACT on the input activations, DoReFa on the weights (USDN Sec. 2.1, DPOQ Sec. 4).
+
+Convention of this project: a layer's activation bit-width ``a_bits`` is that of the activations *entering* it,
+so its BitOPs are ``FLOPs * w_bits * a_bits`` (USDN Eq. 1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainers.quantization.bits import check_bits
+from trainers.quantization.dorefa import dorefa_weight
+from trainers.quantization.pact import PACTQuantizer
+
+
+class QuantConv2d(nn.Conv2d):
+    """``nn.Conv2d`` computing ``conv(PACT_a(x), DoReFa_w(W))``; ``None`` bits keep that part full precision.
+
+    With both bit-widths ``None`` the output equals ``nn.Conv2d`` with the same parameters.
+    """
+
+    def __init__(
+        self, *args: Any, w_bits: int | None = None, a_bits: int | None = None, alpha_init: float = 6.0, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.act_quant = PACTQuantizer(a_bits, alpha_init)
+        self.w_bits = check_bits(w_bits)
+
+    @property
+    def a_bits(self) -> int | None:
+        """Bit-width of the input activations (stored on the PACT quantizer)."""
+        return self.act_quant.bits
+
+    def set_bits(self, w_bits: int | None, a_bits: int | None) -> None:
+        """Switch the weight and input-activation bit-widths (e.g. when a supernet changes path)."""
+        self.w_bits = check_bits(w_bits)
+        self.act_quant.bits = check_bits(a_bits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(self.act_quant(x), dorefa_weight(self.weight, self.w_bits), self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, w_bits={self.w_bits}, a_bits={self.a_bits}"
