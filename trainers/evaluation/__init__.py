@@ -1,0 +1,7 @@
+"""Evaluation of configurations on a fixed split."""
+
+from __future__ import annotations
+
+from trainers.evaluation.config_evaluator import ConfigEvaluation, ConfigEvaluator
+
+__all__ = ["ConfigEvaluation", "ConfigEvaluator"]
