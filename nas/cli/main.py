@@ -5,21 +5,30 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from nas.cli import spaces_command
+from nas.cli import search_command, spaces_command
 from nas.errors import UserError
 from spaces.errors import SpaceError
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Usage errors as one line (``nas search: error: ...``) plus a pointer to ``--help``, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="nas",
         description="Architecture search for input-adaptive quantized networks: per-layer bit-widths, "
                     "early-exit locations and compute budgets (USDN, DFS, DDI, DPOQ), on Ray, tracked in "
                     "MLflow.",
         epilog="Start with `nas spaces list`, then `nas spaces show tiny-digits --uniform 4,4`.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineErrorParser)
     spaces_command.add_parser(sub)
+    search_command.add_parsers(sub)
     return parser
 
 

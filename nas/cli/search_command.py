@@ -1,0 +1,133 @@
+"""``nas search`` and ``nas compare``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from nas.cli.common_options import add_run_options, check_workers, non_negative_int, positive_int, tracking_uri
+from nas.cli.formatting import si
+from nas.controllers import list_controllers
+from nas.errors import UserError
+
+DEFAULT_COMPARE = ["reinforce", "tpe", "random"]
+
+
+def _add_search_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--budget", type=positive_int, default=50, metavar="N",
+                        help="evaluations per search (default: 50)")
+    parser.add_argument("--workers", type=positive_int, default=1, metavar="W",
+                        help="evaluator actors running in parallel (default: 1)")
+    parser.add_argument("--tradeoff", type=float, action="append", metavar="TR",
+                        help="trade-off ratio tr of USDN Eq. 7 (repeatable; default: the space's)")
+    parser.add_argument("--supernet-epochs", type=positive_int, default=10, metavar="E",
+                        help="epochs of uniform-path supernet training before searching (default: 10)")
+    parser.add_argument("--supernet-lr", type=float, default=0.02, metavar="LR", help="supernet SGD learning rate")
+    parser.add_argument("--samples-per-update", type=positive_int, metavar="P",
+                        help="REINFORCE: samples P per policy update (USDN Eq. 6; default 8)")
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    search = subparsers.add_parser(
+        "search", help="train a supernet and search it with one controller",
+        description="Train the USDN supernet of SPACE (uniform path sampling), then search bit-widths and IC "
+                    "locations with a controller running as a Ray actor and a pool of evaluator actors. Every "
+                    "evaluation is an MLflow metric step and a Parquet row; checkpoints make it resumable.",
+        epilog="Example: nas search tiny-digits --controller reinforce --budget 100 --workers 2. "
+               "Resume an interrupted search with: nas search --resume RUN_ID.")
+    search.add_argument("space", nargs="?", help="preset name or YAML file (see `nas spaces list`)")
+    search.add_argument("--controller", default="reinforce", choices=list_controllers(),
+                        help="search controller (default: reinforce)")
+    search.add_argument("--seed", type=non_negative_int, default=0, help="seed of the controller and data split")
+    search.add_argument("--resume", metavar="RUN", help="continue the run RUN (its MLflow run id) to its budget")
+    _add_search_options(search)
+    add_run_options(search)
+    search.set_defaults(handler=run_search)
+
+    compare = subparsers.add_parser(
+        "compare", help="compare controllers on the same supernet, budget and seeds",
+        description="Run several controllers over the same trained supernet, evaluator, budget and seeds; report "
+                    "best-so-far reward curves (mean and spread over seeds), Pareto fronts of early-exit accuracy "
+                    "against expected BOPs, hypervolume and evaluations needed to reach 99 %% of the best reward, "
+                    "as PNG plots and a table, all logged to MLflow.")
+    compare.add_argument("space", nargs="?", help="preset name or YAML file")
+    compare.add_argument("--controllers", nargs="+", default=DEFAULT_COMPARE, choices=list_controllers(),
+                         metavar="NAME", help=f"controllers to compare (default: {' '.join(DEFAULT_COMPARE)}; "
+                                              f"choices: {', '.join(list_controllers())})")
+    compare.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0, 1, 2], metavar="S",
+                         help="seeds (default: 0 1 2)")
+    compare.add_argument("--resume", metavar="RUN", help="continue the comparison RUN")
+    _add_search_options(compare)
+    add_run_options(compare)
+    compare.set_defaults(handler=run_compare)
+
+
+def _job(args: argparse.Namespace, controllers: list[str], seeds: list[int], kind: str):  # type: ignore[no-untyped-def]
+    from nas.pipeline.search_job import SearchJob, resolve_data
+    from nas.runtime.search_loop import SearchSettings
+    from spaces import load_space
+    from trainers.training import TrainingSchedule
+
+    if args.space is None:
+        raise UserError("give a SPACE (a preset name or YAML file), or --resume RUN")
+    space = load_space(args.space)
+    tradeoffs = args.tradeoff or [None]
+    for tr in tradeoffs:
+        if tr is not None and tr < 0:
+            raise UserError(f"--tradeoff must be >= 0, got {tr}")
+    check_workers(args.workers, args.num_cpus)
+    options = {"samples_per_update": args.samples_per_update} if args.samples_per_update else {}
+    searches = [SearchSettings(c, args.budget, s, tr, options if c == "reinforce" else {})
+                for c in controllers for s in seeds for tr in tradeoffs]
+    data = resolve_data(space, args.dataset, args.data_root, seeds[0])
+    source = args.space if not Path(args.space).exists() else str(Path(args.space).resolve())
+    return SearchJob(source, searches, data, TrainingSchedule(epochs=args.supernet_epochs, lr=args.supernet_lr),
+                     args.workers, 1, seeds[0], kind)
+
+
+def _execute(args: argparse.Namespace, make_job):  # type: ignore[no-untyped-def]
+    from nas.pipeline.search_job import load_job, run_search_job
+    from nas.runtime.ray_session import ray_session
+    from nas.tracking.mlflow_tracker import MlflowTracker
+
+    tracker = MlflowTracker(tracking_uri(args))
+    if args.resume:
+        job = load_job(args.runs_dir, args.resume)
+        tracker.run_info(args.resume)
+    else:
+        job = make_job()
+    with ray_session(args.address, args.num_cpus):
+        return job, tracker, run_search_job(job, args.runs_dir, tracker, resume_run=args.resume,
+                                            progress=not args.quiet)
+
+
+def run_search(args: argparse.Namespace) -> int:
+    _, tracker, result = _execute(args, lambda: _job(args, [args.controller], [args.seed], "search"))
+    for outcome in result.outcomes:
+        rows = outcome.trajectory.rows
+        failed = sum(r["state"] != "complete" for r in rows)
+        print(f"\n{outcome.settings.key}: {len(rows)} evaluations ({failed} failed)")
+        if outcome.best_config is not None:
+            best = max((r for r in rows if r["state"] == "complete"), key=lambda r: r["reward"])
+            print(f"  best reward {best['reward']:.4f}: early-exit accuracy {best['ee_accuracy']:.2%}, "
+                  f"expected {si(best['expected_bops'], 'BOPs')} (static {si(best['static_bops'], 'BOPs')})")
+            print("  config: " + ", ".join(f"{k}={v}" for k, v in result.space.format(outcome.best_config).items()))
+    _where(tracker.tracking_uri, result)
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from nas.pipeline.comparison import write_comparison
+
+    _, tracker, result = _execute(args, lambda: _job(args, list(args.controllers), list(args.seeds), "compare"))
+    report = write_comparison(result, tracker)
+    print()
+    print(report.table_markdown)
+    print(f"\nplots and table: {report.folder}")
+    _where(tracker.tracking_uri, result)
+    return 0
+
+
+def _where(uri: str, result) -> None:  # type: ignore[no-untyped-def]
+    print(f"\nrun id {result.run_id}; run folder {result.folder}")
+    print(f"browse it: mlflow ui --backend-store-uri {uri} --host 127.0.0.1  (then open http://127.0.0.1:5000)")

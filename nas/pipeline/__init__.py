@@ -1,0 +1,1 @@
+"""The end-to-end pipeline: search jobs, retraining, reports."""

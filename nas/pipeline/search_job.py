@@ -1,0 +1,207 @@
+"""A search job: supernet training, then one or more searches (controller x seed x trade-off) over a
+shared evaluator pool, tracked in MLflow and resumable from its run folder.
+
+Layout of a run folder ``<runs_dir>/<mlflow parent run id>/``::
+
+    job.json                      what was asked (space source, data, schedule, searches)
+    supernet.pt                   trained supernet weights (loaded with weights_only=True)
+    searches/<key>/checkpoint.json, trajectory.parquet
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nas.errors import UserError
+from nas.runtime.atomic_files import atomic_write, atomic_write_json, read_json
+from nas.runtime.data_spec import DataSpec
+from nas.runtime.search_loop import SearchLoop, SearchOutcome, SearchSettings
+from spaces import SearchSpace, load_space
+from trainers.training import TrainingSchedule
+
+JOB_FILE = "job.json"
+SUPERNET_FILE = "supernet.pt"
+
+
+@dataclass
+class SearchJob:
+    space: str
+    searches: list[SearchSettings]
+    data: DataSpec = field(default_factory=DataSpec)
+    supernet: TrainingSchedule = field(default_factory=lambda: TrainingSchedule(epochs=10, lr=0.02))
+    workers: int = 1
+    cpus_per_worker: float = 1
+    seed: int = 0
+    kind: str = "search"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"space": self.space, "searches": [asdict(s) for s in self.searches], "data": asdict(self.data),
+                "supernet": asdict(self.supernet), "workers": self.workers, "cpus_per_worker": self.cpus_per_worker,
+                "seed": self.seed, "kind": self.kind}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SearchJob:
+        return cls(space=data["space"], searches=[SearchSettings(**s) for s in data["searches"]],
+                   data=DataSpec(**data["data"]), supernet=TrainingSchedule(**data["supernet"]),
+                   workers=data["workers"], cpus_per_worker=data["cpus_per_worker"], seed=data["seed"],
+                   kind=data.get("kind", "search"))
+
+
+@dataclass
+class JobResult:
+    run_id: str | None
+    folder: Path
+    space: SearchSpace
+    outcomes: list[SearchOutcome]
+    supernet_state: dict[str, torch.Tensor]
+    supernet_log: list[dict[str, float]]
+    wall_time_s: float
+
+
+def resolve_data(space: SearchSpace, dataset: str | None, data_root: str | None, seed: int) -> DataSpec:
+    name = dataset or space.dataset.get("name") or "digits"
+    options = {k: v for k, v in space.dataset.items() if k not in ("name", "root")}
+    if dataset and dataset != space.dataset.get("name"):
+        options = {}
+    root = data_root or space.dataset.get("root")
+    if root is not None and not Path(root).exists():
+        raise UserError(f"dataset path {root} does not exist (--data-root)")
+    spec = DataSpec(name, root, seed, options)
+    spec.load()  # fail fast, on the driver, with a clear DatasetError
+    return spec
+
+
+class _Progress:
+    """One progress line per search, refreshed in place on a terminal; periodic lines otherwise."""
+
+    def __init__(self, label: str, enabled: bool) -> None:
+        self.label = label
+        self.enabled = enabled
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=None, desc=label, unit="eval", leave=True, dynamic_ncols=True)
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, best: float | None) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.n = done
+            self.bar.set_postfix_str(f"best reward {best:.4f}" if best is not None else "no result yet")
+            self.bar.refresh()
+            return
+        now = time.monotonic()
+        if done == total or now - self._last > 5:
+            best_text = f"{best:.4f}" if best is not None else "-"
+            print(f"{self.label}: {done}/{total} evaluations, best reward {best_text}", file=sys.stderr, flush=True)
+            self._last = now
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _save_supernet(folder: Path, state: dict[str, torch.Tensor]) -> None:
+    atomic_write(folder / SUPERNET_FILE, lambda handle: torch.save(state, handle))
+
+
+def load_supernet(folder: Path) -> dict[str, torch.Tensor]:
+    return torch.load(folder / SUPERNET_FILE, map_location="cpu", weights_only=True)
+
+
+def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resume_run: str | None = None,
+                   progress: bool = True, log: Callable[[str], None] = print) -> JobResult:
+    """Train (or reuse) the supernet, then run every search of ``job``; resumes from ``runs_dir/resume_run``."""
+    import ray
+
+    from nas.runtime.evaluator_pool import EvaluatorPool
+    from nas.runtime.supernet_stage import train_supernet_state
+
+    started = time.perf_counter()
+    space = load_space(job.space)
+    if resume_run:
+        folder = runs_dir / resume_run
+        run_id: str | None = resume_run if tracker is not None else None
+        if tracker is not None:
+            tracker.reopen(resume_run)
+    else:
+        run_id = None
+        if tracker is not None:
+            run_id = tracker.start_run(space.name, f"{job.kind}-{time.strftime('%Y%m%d-%H%M%S')}",
+                                       _job_params(job), tags={"nas.kind": job.kind})
+        folder = runs_dir / (run_id or time.strftime("local-%Y%m%d-%H%M%S"))
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(folder / JOB_FILE, job.to_json())
+    log(f"run {run_id or folder.name}: space {space.name}, {space.size:,} configurations; folder {folder}")
+
+    supernet_log: list[dict[str, float]] = []
+    if (folder / SUPERNET_FILE).exists():
+        state = load_supernet(folder)
+        log("supernet: reusing trained weights from the run folder")
+    else:
+        log(f"supernet: training {job.supernet.epochs} epochs with uniform path sampling (Ray task)")
+        cpus = min(job.cpus_per_worker * max(1, job.workers), _largest_node_cpus())
+        task = ray.remote(num_cpus=cpus)(train_supernet_state)
+        threads = max(1, int(cpus))
+        out = ray.get(task.remote(space, job.data, job.supernet, job.seed, threads))
+        state, supernet_log = out["state"], out["epochs"]
+        _save_supernet(folder, state)
+        if tracker is not None and run_id:
+            for epoch, stats in enumerate(supernet_log):
+                tracker.log_metrics(run_id, {f"supernet_{k}": v for k, v in stats.items()}, step=epoch)
+
+    pool = EvaluatorPool(space, job.data, state, job.workers, job.cpus_per_worker)
+    pool.ready()
+    outcomes = []
+    try:
+        for settings in job.searches:
+            bar = _Progress(settings.key, progress)
+            try:
+                loop = SearchLoop(space, settings, pool, folder / "searches" / settings.key, tracker, space.name,
+                                  run_id, bar)
+                outcomes.append(loop.run())
+            finally:
+                bar.close()
+    finally:
+        pool.shutdown()
+    return JobResult(run_id, folder, space, outcomes, state, supernet_log, time.perf_counter() - started)
+
+
+def _largest_node_cpus() -> float:
+    """A task must fit on one node: CPUs of the largest live node."""
+    import ray
+
+    return max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"]), default=1) or 1
+
+
+def load_job(runs_dir: Path, run: str) -> SearchJob:
+    folder = runs_dir / run
+    if not (folder / JOB_FILE).exists():
+        raise UserError(f"no run {run!r} under {runs_dir} (expected {folder / JOB_FILE}); "
+                        "pass --runs-dir if the run was started elsewhere")
+    return SearchJob.from_json(read_json(folder / JOB_FILE))
+
+
+def _job_params(job: SearchJob) -> dict[str, Any]:
+    return {"space": job.space, "dataset": job.data.name, "data_root": job.data.root or "", "workers": job.workers,
+            "supernet_epochs": job.supernet.epochs, "supernet_lr": job.supernet.lr, "seed": job.seed,
+            "searches": ", ".join(s.key for s in job.searches), "budget": job.searches[0].budget}
+
+
+def search_seeds(seeds: Sequence[int]) -> list[int]:
+    return sorted(set(seeds))
+
+
+def fresh_rng(seed: int) -> random.Random:
+    return random.Random(seed)

@@ -1,0 +1,1 @@
+"""The Ray runtime: actors, evaluator pool, search loop, checkpoints."""

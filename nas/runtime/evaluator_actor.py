@@ -1,0 +1,71 @@
+"""The evaluator actor: holds the supernet (from the object store) and the validation split; scores
+configurations (USDN Eq. 7-10). A dead actor is replaced by the pool (``EvaluatorPool.retry``)."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+import traceback
+from typing import Any
+
+import torch
+
+from nas.runtime.data_spec import DataSpec
+from spaces import Budget, SearchSpace
+
+
+class EvaluatorWorker:
+    """Plain class; :func:`evaluator_actor_class` turns it into a Ray actor with the right resources."""
+
+    def __init__(self, space: SearchSpace, data: DataSpec, supernet_state: list[Any],
+                 num_threads: int = 1, split: str = "val", batch_size: int = 1024) -> None:
+        """``supernet_state`` is ``[ObjectRef]`` (wrapped so the actor fetches it itself)."""
+        import ray
+
+        from trainers.data import materialize
+        from trainers.evaluation import ConfigEvaluator
+        from trainers.networks import build_supernet
+        from trainers.training import default_device
+
+        torch.set_num_threads(max(1, int(num_threads)))
+        self.space = space
+        splits = data.load()
+        inputs, labels = materialize(getattr(splits, split))
+        net = build_supernet(space)
+        net.load_state_dict(ray.get(supernet_state[0]))
+        self.evaluator = ConfigEvaluator(space, net, inputs, labels, batch_size, default_device())
+        node = ray.get_runtime_context().get_node_id()[:8] if ray.is_initialized() else "local"
+        self.worker_id = f"{socket.gethostname()}/{node}/{os.getpid()}"
+
+    def load_weights(self, supernet_state: list[Any]) -> str:
+        """Interleaved mode: take the newest supernet weights (``[ObjectRef]``)."""
+        import ray
+
+        self.evaluator.net.load_state_dict(ray.get(supernet_state[0]))
+        return self.worker_id
+
+    def ping(self) -> str:
+        return self.worker_id
+
+    def evaluate(self, trial_id: int, config_text: dict[str, str], budget: Budget) -> dict[str, Any]:
+        """Never raises for a bad evaluation: NaN or an exception becomes ``error`` (a failed trial)."""
+        start = time.perf_counter()
+        try:
+            result = self.evaluator.evaluate(self.space.parse(config_text), budget)
+            metrics = result.metrics()
+            error = None if result.finite else "non-finite evaluation (NaN/inf)"
+        except Exception as exc:
+            metrics = {}
+            error = f"{type(exc).__name__}: {exc}".splitlines()[0] + "\n" + traceback.format_exc(limit=3)
+        if error is None and not all(math.isfinite(v) for v in metrics.values() if v is not None):
+            error = "non-finite evaluation (NaN/inf)"
+        return {"trial_id": trial_id, "metrics": metrics, "error": error,
+                "eval_time_s": time.perf_counter() - start, "worker_id": self.worker_id}
+
+
+def evaluator_actor_class(num_cpus: float = 1, num_gpus: float = 0) -> Any:
+    import ray
+
+    return ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_restarts=0)(EvaluatorWorker)

@@ -1,0 +1,104 @@
+"""A pool of evaluator actors sharing one supernet through the object store.
+
+Fault tolerance is explicit: when an actor dies (killed, node lost, OOM) its in-flight evaluation
+surfaces as ``RayActorError``; :meth:`EvaluatorPool.retry` replaces that actor with a fresh one (same
+weights from the object store) and resubmits the same trial, up to ``max_attempts`` times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from nas.runtime.data_spec import DataSpec
+from nas.runtime.evaluator_actor import evaluator_actor_class
+from spaces import Budget, SearchSpace
+
+
+@dataclass
+class Submission:
+    trial_id: int
+    config_text: dict[str, str]
+    budget: Budget
+    actor_index: int
+    attempts: int = 1
+
+
+class EvaluatorPool:
+    """``workers`` actors, each limited to ``cpus_per_worker`` torch threads (and a GPU fraction when GPUs
+    exist). Work goes to the least-loaded actor; results come back as Ray object refs."""
+
+    def __init__(self, space: SearchSpace, data: DataSpec, supernet_state: dict[str, torch.Tensor], workers: int,
+                 cpus_per_worker: float = 1, gpus_per_worker: float | None = None, max_attempts: int = 3) -> None:
+        import ray
+
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        if gpus_per_worker is None:
+            total_gpus = ray.cluster_resources().get("GPU", 0)
+            gpus_per_worker = min(1.0, total_gpus / workers) if total_gpus else 0
+        self.space = space
+        self.data = data
+        self.max_attempts = max_attempts
+        self.state_ref = ray.put(supernet_state)
+        self._actor_class = evaluator_actor_class(cpus_per_worker, gpus_per_worker)
+        self._threads = max(1, int(cpus_per_worker))
+        self.actors = [self._new_actor() for _ in range(workers)]
+        self._load = [0] * workers
+        self._submissions: dict[Any, Submission] = {}
+        self.replaced = 0
+
+    def _new_actor(self) -> Any:
+        return self._actor_class.remote(self.space, self.data, [self.state_ref], self._threads)
+
+    @property
+    def size(self) -> int:
+        return len(self.actors)
+
+    def ready(self) -> list[str]:
+        """Block until every actor has loaded its data and weights; returns their worker ids."""
+        import ray
+
+        return ray.get([a.ping.remote() for a in self.actors])
+
+    def submit(self, trial_id: int, config_text: dict[str, str], budget: Budget, attempts: int = 1) -> Any:
+        index = min(range(len(self.actors)), key=lambda i: self._load[i])
+        ref = self.actors[index].evaluate.remote(trial_id, config_text, budget)
+        self._load[index] += 1
+        self._submissions[ref] = Submission(trial_id, config_text, budget, index, attempts)
+        return ref
+
+    def release(self, ref: Any) -> Submission:
+        submission = self._submissions.pop(ref)
+        self._load[submission.actor_index] -= 1
+        return submission
+
+    def retry(self, submission: Submission) -> Any | None:
+        """Replace the dead actor of ``submission`` and resubmit it; ``None`` once attempts are used up."""
+        import ray
+
+        index = submission.actor_index
+        with contextlib.suppress(Exception):
+            ray.kill(self.actors[index], no_restart=True)
+        self.actors[index] = self._new_actor()
+        self.replaced += 1
+        if submission.attempts >= self.max_attempts:
+            return None
+        return self.submit(submission.trial_id, submission.config_text, submission.budget, submission.attempts + 1)
+
+    def broadcast_weights(self, supernet_state: dict[str, torch.Tensor]) -> None:
+        """Interleaved mode: every actor takes the new weights before its next evaluation."""
+        import ray
+
+        self.state_ref = ray.put(supernet_state)
+        ray.get([a.load_weights.remote([self.state_ref]) for a in self.actors])
+
+    def shutdown(self) -> None:
+        import ray
+
+        for actor in self.actors:
+            ray.kill(actor, no_restart=True)
+        self.actors = []

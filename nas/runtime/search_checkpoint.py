@@ -1,0 +1,47 @@
+"""Search checkpoints: controller state + trajectory, saved atomically, resumed to the same budget.
+
+Order of writes: the Parquet trajectory first, then ``checkpoint.json`` recording how many rows it
+covers. A crash between the two leaves the previous checkpoint valid; on load the trajectory is cut
+back to the recorded row count, so no evaluation is ever counted twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nas.runtime.atomic_files import atomic_write_json, read_json
+from nas.tracking.trajectory import Trajectory
+from spaces import SearchSpace
+
+CHECKPOINT = "checkpoint.json"
+TRAJECTORY = "trajectory.parquet"
+
+
+@dataclass
+class SearchCheckpoint:
+    settings: dict[str, Any]
+    controller_state: dict[str, Any]
+    evaluations: int
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    child_run_id: str | None = None
+    finished: bool = False
+
+    def save(self, folder: str | Path, trajectory: Trajectory) -> None:
+        folder = Path(folder)
+        trajectory.write(folder / TRAJECTORY)
+        atomic_write_json(folder / CHECKPOINT, asdict(self))
+
+    @staticmethod
+    def exists(folder: str | Path) -> bool:
+        return (Path(folder) / CHECKPOINT).exists()
+
+    @classmethod
+    def load(cls, folder: str | Path, space: SearchSpace) -> tuple[SearchCheckpoint, Trajectory]:
+        folder = Path(folder)
+        checkpoint = cls(**read_json(folder / CHECKPOINT))
+        path = folder / TRAJECTORY
+        trajectory = Trajectory.read(space, path) if path.exists() else Trajectory(space)
+        trajectory.rows = trajectory.rows[: checkpoint.evaluations]
+        return checkpoint, trajectory

@@ -1,0 +1,219 @@
+"""The asynchronous search loop: a controller actor asks, the evaluator pool scores, the controller is
+told; every evaluation becomes an MLflow metric step and a Parquet row; checkpoints make it resumable.
+
+Budget accounting: ``budget`` counts *told* evaluations. A trial is told exactly once (Ray retries a
+task whose actor died; only its single result is counted), so a search ends with exactly ``budget``
+rows whatever happens to workers. Failed evaluations (NaN, exceptions) count toward the budget and are
+told as failures, never as a zero reward.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nas.controllers import TrialResult
+from nas.runtime.controller_actor import controller_actor
+from nas.runtime.evaluator_pool import EvaluatorPool
+from nas.runtime.search_checkpoint import SearchCheckpoint
+from nas.tracking.metric_buffer import MetricBuffer
+from nas.tracking.trajectory import Trajectory
+from spaces import Config, SearchSpace
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    controller: str = "reinforce"
+    budget: int = 50
+    seed: int = 0
+    tradeoff: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    checkpoint_every: int = 10
+
+    def __post_init__(self) -> None:
+        if self.budget < 1:
+            raise ValueError(f"budget must be >= 1 evaluation, got {self.budget}")
+
+    @property
+    def key(self) -> str:
+        tr = "default" if self.tradeoff is None else f"{self.tradeoff:g}"
+        return f"{self.controller}-seed{self.seed}-tr{tr}"
+
+
+@dataclass
+class SearchOutcome:
+    settings: SearchSettings
+    trajectory: Trajectory
+    best_config: Config | None
+    best_reward: float | None
+    child_run_id: str | None
+    folder: Path
+    policy_config: Config | None = None
+
+
+ProgressHook = Callable[[int, int, float | None], None]
+
+
+class SearchLoop:
+    """One controller x seed x trade-off search over a shared :class:`EvaluatorPool`."""
+
+    def __init__(self, space: SearchSpace, settings: SearchSettings, pool: EvaluatorPool, folder: str | Path,
+                 tracker: Any | None = None, experiment: str | None = None, parent_run_id: str | None = None,
+                 progress: ProgressHook | None = None) -> None:
+        self.space = space
+        self.settings = settings
+        self.pool = pool
+        self.folder = Path(folder)
+        self.tracker = tracker
+        self.experiment = experiment or space.name
+        self.parent_run_id = parent_run_id
+        self.progress = progress
+        self.budget = space.budget.replace(tradeoff=settings.tradeoff)
+
+    # -- set-up ----------------------------------------------------------------------------------
+    def _restore(self) -> tuple[SearchCheckpoint | None, Trajectory]:
+        if SearchCheckpoint.exists(self.folder):
+            checkpoint, trajectory = SearchCheckpoint.load(self.folder, self.space)
+            saved = checkpoint.settings
+            if saved.get("controller") != self.settings.controller or saved.get("seed") != self.settings.seed:
+                raise ValueError(f"checkpoint in {self.folder} is for {saved}, not {asdict(self.settings)}")
+            return checkpoint, trajectory
+        return None, Trajectory(self.space)
+
+    def _child_run(self, checkpoint: SearchCheckpoint | None) -> str | None:
+        if self.tracker is None:
+            return None
+        if checkpoint is not None and checkpoint.child_run_id:
+            self.tracker.reopen(checkpoint.child_run_id)
+            return checkpoint.child_run_id
+        params = {"controller": self.settings.controller, "seed": self.settings.seed, "budget": self.settings.budget,
+                  "tradeoff": self.budget.tradeoff, "target_bops": self.budget.target_bops,
+                  "threshold": self.budget.threshold, "workers": self.pool.size, "space": self.space.name,
+                  **{f"option.{k}": v for k, v in self.settings.options.items()}}
+        return self.tracker.start_run(self.experiment, self.settings.key, params, parent_run_id=self.parent_run_id,
+                                      tags={"nas.kind": "search", "nas.controller": self.settings.controller})
+
+    # -- the loop --------------------------------------------------------------------------------
+    def run(self) -> SearchOutcome:
+        import ray
+        from ray.exceptions import RayActorError, RayError
+
+        checkpoint, trajectory = self._restore()
+        if checkpoint is not None and checkpoint.finished:
+            return self._outcome(trajectory, checkpoint.child_run_id, None)
+        settings = self.settings
+        controller = controller_actor(settings.controller, self.space, settings.seed, settings.options,
+                                      checkpoint.controller_state if checkpoint else None)
+        child = self._child_run(checkpoint)
+        metrics = MetricBuffer(self.tracker, child) if self.tracker is not None and child else None
+        told = len(trajectory)
+        best = max((r["reward"] for r in trajectory.rows if r["reward"] is not None), default=None)
+        started = time.perf_counter() - (trajectory.rows[-1]["wall_time_s"] if trajectory.rows else 0.0)
+        in_flight: dict[Any, tuple[int, dict[str, str]]] = {}
+
+        def submit(trial_id: int, config_text: dict[str, str]) -> None:
+            in_flight[self.pool.submit(trial_id, config_text, self.budget)] = (trial_id, config_text)
+
+        if checkpoint is not None:
+            still_pending = set(ray.get(controller.pending.remote()))
+            for item in checkpoint.pending:
+                if item["trial_id"] in still_pending and told + len(in_flight) < settings.budget:
+                    submit(item["trial_id"], item["config"])
+
+        def save(finished: bool = False) -> None:
+            pending = [{"trial_id": t, "config": c} for t, c in in_flight.values()]
+            state = ray.get(controller.state_dict.remote())
+            SearchCheckpoint(asdict(settings), state, len(trajectory), pending, child, finished).save(
+                self.folder, trajectory)
+            if metrics is not None:
+                metrics.flush()
+
+        while told < settings.budget:
+            while len(in_flight) < self.pool.size and told + len(in_flight) < settings.budget:
+                trial = ray.get(controller.ask.remote())
+                submit(trial.trial_id, self.space.format(trial.config))
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            ref = ready[0]
+            trial_id, config_text = in_flight.pop(ref)
+            submission = self.pool.release(ref)
+            try:
+                out = ray.get(ref)
+            except RayActorError as exc:  # the worker died: replace it and evaluate the same trial again
+                retry = self.pool.retry(submission)
+                if retry is not None:
+                    in_flight[retry] = (trial_id, config_text)
+                    continue
+                out = {"metrics": {}, "error": f"worker lost {submission.attempts} times: {exc}".splitlines()[0],
+                       "eval_time_s": 0.0, "worker_id": "lost"}
+            except RayError as exc:
+                out = {"metrics": {}, "error": f"{type(exc).__name__}: {exc}".splitlines()[0], "eval_time_s": 0.0,
+                       "worker_id": "lost"}
+            out["attempts"] = submission.attempts
+            result = self._result(out)
+            controller.tell.remote(trial_id, result)  # actor calls run in order: told before the next ask
+            told += 1
+            if result.is_complete and (best is None or result.reward > best):  # type: ignore[operator]
+                best = result.reward
+            row = self._row(told - 1, trial_id, config_text, out, result, best, time.perf_counter() - started)
+            trajectory.append(row)
+            if metrics is not None:
+                step_metrics = {k: out["metrics"].get(k) for k in ("reward", "ee_accuracy", "expected_bops")}
+                step_metrics["best_reward"] = best
+                step_metrics["failed"] = 0.0 if result.is_complete else 1.0
+                metrics.add(told - 1, {k: v for k, v in step_metrics.items() if v is not None})
+            if self.progress is not None:
+                self.progress(told, settings.budget, best)
+            if told % settings.checkpoint_every == 0:
+                save()
+        save(finished=True)
+        policy = ray.get(controller.most_likely.remote())
+        ray.kill(controller)
+        return self._outcome(trajectory, child, policy)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    @staticmethod
+    def _result(out: dict[str, Any]) -> TrialResult:
+        m = out["metrics"]
+        reward = m.get("reward")
+        if out.get("error") or reward is None or not math.isfinite(reward):
+            return TrialResult.failed(str(out.get("error") or "no reward")[:500])
+        return TrialResult.complete(reward, ee_accuracy=m["ee_accuracy"], expected_bops=m["expected_bops"])
+
+    def _row(self, index: int, trial_id: int, config_text: dict[str, str], out: dict[str, Any], result: TrialResult,
+             best: float | None, wall: float) -> dict[str, Any]:
+        m = out["metrics"]
+        row: dict[str, Any] = {"eval_index": index, "trial_id": trial_id, "controller": self.settings.controller,
+                               "seed": self.settings.seed, "tradeoff": self.budget.tradeoff,
+                               "state": "complete" if result.is_complete else "failed", **config_text,
+                               "best_reward": best, "wall_time_s": wall, "eval_time_s": out.get("eval_time_s"),
+                               "worker_id": out.get("worker_id"), "attempts": out.get("attempts", 1),
+                               "error": None if result.is_complete else result.reason}
+        for key in ("reward", "ee_accuracy", "expected_bops", "inference_bops", "failure_bops", "static_bops"):
+            value = m.get(key)
+            row[key] = value if result.is_complete or key != "reward" else None
+        for i in range(self.space.num_exits):
+            row[f"exit_rate_{i}"] = m.get(f"exit_rate_{i}")
+        return row
+
+    def _outcome(self, trajectory: Trajectory, child: str | None, policy: Config | None) -> SearchOutcome:
+        complete = [r for r in trajectory.rows if r["state"] == "complete" and r["reward"] is not None]
+        best_row = max(complete, key=lambda r: r["reward"], default=None)
+        best_config = self.space.parse({k: best_row[k] for k in self.space.labels}) if best_row else None
+        if self.tracker is not None and child:
+            if best_row is not None:
+                self.tracker.log_metrics(child, {"final_best_reward": best_row["reward"],
+                                                 "final_best_ee_accuracy": best_row["ee_accuracy"],
+                                                 "final_best_expected_bops": best_row["expected_bops"]})
+                self.tracker.log_text(child, _config_yaml(self.space.format(best_config)), "best_config.yaml")
+            self.tracker.log_artifact(child, self.folder / "trajectory.parquet")
+            self.tracker.end_run(child)
+        return SearchOutcome(self.settings, trajectory, best_config, best_row["reward"] if best_row else None, child,
+                             self.folder, policy)
+
+
+def _config_yaml(config_text: dict[str, str]) -> str:
+    return "".join(f"{k}: {v}\n" for k, v in config_text.items())
