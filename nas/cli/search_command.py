@@ -25,6 +25,12 @@ def _add_search_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--supernet-lr", type=float, default=0.02, metavar="LR", help="supernet SGD learning rate")
     parser.add_argument("--samples-per-update", type=positive_int, metavar="P",
                         help="REINFORCE: samples P per policy update (USDN Eq. 6; default 8)")
+    parser.add_argument("--mode", choices=["frozen", "interleaved"], default="frozen",
+                        help="frozen: search a trained, fixed supernet (fair comparison; default). interleaved: "
+                             "USDN Sec. 4.2, REINFORCE alternates architecture steps with supernet weight steps "
+                             "on paths sampled from its policy")
+    parser.add_argument("--weight-steps", type=positive_int, default=20, metavar="K",
+                        help="interleaved mode: supernet batches trained after each architecture step (default 20)")
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -77,7 +83,10 @@ def _job(args: argparse.Namespace, controllers: list[str], seeds: list[int], kin
             raise UserError(f"--tradeoff must be >= 0, got {tr}")
     check_workers(args.workers, args.num_cpus)
     options = {"samples_per_update": args.samples_per_update} if args.samples_per_update else {}
-    searches = [SearchSettings(c, args.budget, s, tr, options if c == "reinforce" else {})
+    if args.mode == "interleaved" and any(c != "reinforce" for c in controllers):
+        raise UserError("--mode interleaved needs a policy to sample paths from: only the reinforce controller")
+    searches = [SearchSettings(c, args.budget, s, tr, options if c == "reinforce" else {}, mode=args.mode,
+                               weight_steps=args.weight_steps)
                 for c in controllers for s in seeds for tr in tradeoffs]
     data = resolve_data(space, args.dataset, args.data_root, seeds[0])
     source = args.space if not Path(args.space).exists() else str(Path(args.space).resolve())

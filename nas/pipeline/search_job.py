@@ -127,6 +127,7 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
 
     from nas.runtime.evaluator_pool import EvaluatorPool
     from nas.runtime.supernet_stage import train_supernet_state
+    from nas.runtime.supernet_trainer_actor import supernet_trainer_actor
 
     started = time.perf_counter()
     space = load_space(job.space)
@@ -167,12 +168,19 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
     try:
         for settings in job.searches:
             bar = _Progress(settings.key, progress)
+            trainer = None
+            if settings.mode == "interleaved":
+                trainer = supernet_trainer_actor(space, job.data, pool.state_ref, job.supernet, settings.seed,
+                                                 min(job.cpus_per_worker, _largest_node_cpus()))
             try:
                 loop = SearchLoop(space, settings, pool, folder / "searches" / settings.key, tracker, space.name,
-                                  run_id, bar)
+                                  run_id, bar, trainer)
                 outcomes.append(loop.run())
             finally:
                 bar.close()
+                if trainer is not None:  # the next search starts from the warmed-up supernet again
+                    ray.kill(trainer)
+                    pool.broadcast_weights(state)
     finally:
         pool.shutdown()
     return JobResult(run_id, folder, space, outcomes, state, supernet_log, time.perf_counter() - started)

@@ -33,10 +33,17 @@ class SearchSettings:
     tradeoff: float | None = None
     options: dict[str, Any] = field(default_factory=dict)
     checkpoint_every: int = 10
+    mode: str = "frozen"
+    weight_steps: int = 20
 
     def __post_init__(self) -> None:
         if self.budget < 1:
             raise ValueError(f"budget must be >= 1 evaluation, got {self.budget}")
+        if self.mode not in ("frozen", "interleaved"):
+            raise ValueError(f"mode must be 'frozen' or 'interleaved', got {self.mode!r}")
+        if self.mode == "interleaved" and self.controller != "reinforce":
+            raise ValueError("the interleaved mode (USDN Sec. 4.2) needs a policy to sample paths from: "
+                             "use --controller reinforce")
 
     @property
     def key(self) -> str:
@@ -59,11 +66,17 @@ ProgressHook = Callable[[int, int, float | None], None]
 
 
 class SearchLoop:
-    """One controller x seed x trade-off search over a shared :class:`EvaluatorPool`."""
+    """One controller x seed x trade-off search over a shared :class:`EvaluatorPool`.
+
+    Modes: ``frozen`` (every controller scored by the same trained supernet: the fair comparison) and
+    ``interleaved`` (USDN Sec. 4.2: after every P = ``samples_per_update`` evaluations, i.e. one REINFORCE
+    architecture step, ``weight_steps`` supernet batches are trained on paths sampled from the updated
+    policy by ``trainer`` and the new weights are broadcast to the evaluators).
+    """
 
     def __init__(self, space: SearchSpace, settings: SearchSettings, pool: EvaluatorPool, folder: str | Path,
                  tracker: Any | None = None, experiment: str | None = None, parent_run_id: str | None = None,
-                 progress: ProgressHook | None = None) -> None:
+                 progress: ProgressHook | None = None, trainer: Any | None = None) -> None:
         self.space = space
         self.settings = settings
         self.pool = pool
@@ -73,6 +86,10 @@ class SearchLoop:
         self.parent_run_id = parent_run_id
         self.progress = progress
         self.budget = space.budget.replace(tradeoff=settings.tradeoff)
+        self.trainer = trainer
+        if settings.mode == "interleaved" and trainer is None:
+            raise ValueError("the interleaved mode needs a supernet trainer actor")
+        self.round_size = int(settings.options.get("samples_per_update", 8)) if settings.mode == "interleaved" else 0
 
     # -- set-up ----------------------------------------------------------------------------------
     def _restore(self) -> tuple[SearchCheckpoint | None, Trajectory]:
@@ -133,7 +150,13 @@ class SearchLoop:
                 metrics.flush()
 
         while told < settings.budget:
-            while len(in_flight) < self.pool.size and told + len(in_flight) < settings.budget:
+            if self.round_size and told % self.round_size == 0 and not in_flight and told > 0 \
+                    and told < settings.budget:
+                self._weight_round(controller, metrics, told)
+            # Interleaved rounds are P evaluations under the same weights: never ask past the round's end.
+            limit = min(settings.budget, (told // self.round_size + 1) * self.round_size) if self.round_size \
+                else settings.budget
+            while len(in_flight) < self.pool.size and told + len(in_flight) < limit:
                 trial = ray.get(controller.ask.remote())
                 submit(trial.trial_id, self.space.format(trial.config))
             ready, _ = ray.wait(list(in_flight), num_returns=1)
@@ -173,6 +196,16 @@ class SearchLoop:
         policy = ray.get(controller.most_likely.remote())
         ray.kill(controller)
         return self._outcome(trajectory, child, policy)
+
+    def _weight_round(self, controller: Any, metrics: MetricBuffer | None, told: int) -> None:
+        """Interleaved mode: weight steps on paths from the current policy, then new weights everywhere."""
+        import ray
+
+        policy = ray.get(controller.policy.remote())
+        stats = ray.get(self.trainer.train.remote(policy, self.settings.weight_steps))
+        self.pool.broadcast_weights(ray.get(self.trainer.state_dict.remote()))
+        if metrics is not None:
+            metrics.add(told, {"supernet_loss": stats["loss"], "supernet_steps": float(stats["steps"])})
 
     # -- helpers ---------------------------------------------------------------------------------
     @staticmethod

@@ -104,3 +104,24 @@ def test_resume_from_checkpoint_reaches_same_budget(pool, tiny_space, tmp_path: 
     assert [r[tiny_space.labels[0]] for r in resumed.trajectory.rows] == \
         [r[tiny_space.labels[0]] for r in trajectory.rows]  # exact continuation for REINFORCE
     assert len(checkpoint.pending) == 0
+
+
+def test_interleaved_mode_alternates_weight_and_architecture_steps(pool, tiny_space, tiny_data,
+                                                                   tiny_supernet_state, tmp_path: Path) -> None:
+    from nas.runtime.supernet_trainer_actor import supernet_trainer_actor
+    from trainers.training import TrainingSchedule
+
+    trainer = supernet_trainer_actor(tiny_space, tiny_data, pool.state_ref, TrainingSchedule(epochs=1, lr=0.02),
+                                     seed=0)
+    settings = SearchSettings("reinforce", 12, seed=0, options={"samples_per_update": 4}, mode="interleaved",
+                              weight_steps=3)
+    outcome = SearchLoop(tiny_space, settings, pool, tmp_path / "i", trainer=trainer).run()
+    assert len(outcome.trajectory.rows) == 12
+    stats = ray.get(trainer.train.remote(None, 0))
+    assert stats["rounds"] - 1 == 2  # after evaluations 4 and 8: two weight rounds, none after the last
+    assert stats["steps"] == 6
+    new_state = ray.get(trainer.state_dict.remote())
+    changed = [k for k, v in new_state.items() if v.is_floating_point() and not (v == tiny_supernet_state[k]).all()]
+    assert changed
+    with pytest.raises(ValueError, match="reinforce"):
+        SearchSettings("tpe", 4, mode="interleaved")
