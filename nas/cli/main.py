@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from nas.cli import search_command, spaces_command
+from nas.cli import run_command, search_command, spaces_command
 from nas.errors import UserError
 from spaces.errors import SpaceError
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineErrorParser)
     spaces_command.add_parser(sub)
     search_command.add_parsers(sub)
+    run_command.add_parser(sub)
     return parser
 
 

@@ -130,6 +130,7 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
     from nas.runtime.supernet_trainer_actor import supernet_trainer_actor
 
     started = time.perf_counter()
+    runs_dir = Path(runs_dir).resolve()
     space = load_space(job.space)
     if resume_run:
         folder = runs_dir / resume_run

@@ -1,0 +1,119 @@
+"""``nas run``: supernet -> search -> retrain with KD -> report, in one command."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from nas.cli.common_options import add_run_options, check_workers, non_negative_int, positive_int, tracking_uri
+from nas.controllers import list_controllers
+from nas.errors import UserError
+
+DEFAULT_SPACE = "tiny-digits"
+DEFAULT_CONTROLLERS = ["reinforce", "tpe", "random"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser(
+        "run", help="the whole job: supernet, search, retrain the winners with KD, report",
+        description="Train the supernet of SPACE, search it with several controllers (Ray actors), retrain the "
+                    "winners (full-precision teacher, then IC-wise knowledge distillation, plus a CE-only student) "
+                    "next to uniform W4A4 / W3A3 baselines, and write a report with tables and plots. With no SPACE "
+                    "it runs the embedded default (tiny-digits on scikit-learn's digits), offline, in minutes.",
+        epilog="Example: nas run usdn-resnet20-cifar10 --data-root ~/data/cifar10 --budget 300 --workers 4")
+    run.add_argument("space", nargs="?", default=DEFAULT_SPACE,
+                     help=f"preset name or YAML file (default: {DEFAULT_SPACE})")
+    run.add_argument("--controllers", nargs="+", default=DEFAULT_CONTROLLERS, choices=list_controllers(),
+                     metavar="NAME", help=f"search controllers (default: {' '.join(DEFAULT_CONTROLLERS)})")
+    run.add_argument("--budget", type=positive_int, default=60, metavar="N",
+                     help="evaluations per controller (default: 60)")
+    run.add_argument("--workers", type=positive_int, default=2, metavar="W", help="evaluator actors (default: 2)")
+    run.add_argument("--seed", type=non_negative_int, default=0)
+    run.add_argument("--tradeoff", type=float, metavar="TR", help="trade-off tr of USDN Eq. 7 (default: the space's)")
+    run.add_argument("--supernet-epochs", type=positive_int, default=15, metavar="E")
+    run.add_argument("--supernet-lr", type=float, default=0.02, metavar="LR")
+    run.add_argument("--winners", choices=["top-k", "pareto"], default="top-k",
+                     help="what to retrain: the top-k of each controller or the Pareto front (default: top-k)")
+    run.add_argument("--top-k", type=positive_int, default=1, metavar="K", help="winners per controller (default 1)")
+    run.add_argument("--max-winners", type=positive_int, default=1, metavar="N",
+                     help="retrain at most N distinct winners, best reward first (default 1)")
+    run.add_argument("--teacher-epochs", type=positive_int, default=15, metavar="E")
+    run.add_argument("--student-epochs", type=positive_int, default=15, metavar="E")
+    run.add_argument("--temperature", type=float, default=2.0, help="KD temperature T of Eq. 11 (default 2)")
+    run.add_argument("--alpha", type=float, default=0.3, help="KD balance alpha of Eq. 11 (default 0.3)")
+    run.add_argument("--baselines", nargs="*", default=["4,4", "3,3"], metavar="W,A",
+                     help="uniform-precision QAT baselines (default: 4,4 3,3; none with an empty list)")
+    run.add_argument("--resume", metavar="RUN", help="continue the run RUN (its MLflow run id)")
+    add_run_options(run)
+    run.set_defaults(handler=run_pipeline)
+
+
+def _bits(text: str) -> tuple[int, int]:
+    try:
+        w, a = (int(x) for x in text.split(","))
+    except ValueError:
+        raise UserError(f"--baselines expects W,A pairs like 4,4, got {text!r}") from None
+    return w, a
+
+
+def run_pipeline(args: argparse.Namespace) -> int:
+    from nas.cli.search_command import _where
+    from nas.pipeline.comparison import write_comparison
+    from nas.pipeline.retrain_stage import run_retrain_stage
+    from nas.pipeline.run_report import write_run_report
+    from nas.pipeline.search_job import SearchJob, load_job, resolve_data, run_search_job
+    from nas.pipeline.winners import select_winners
+    from nas.runtime.ray_session import ray_session
+    from nas.runtime.search_loop import SearchSettings
+    from nas.tracking.mlflow_tracker import MlflowTracker
+    from spaces import load_space
+    from trainers.retraining import RetrainSettings
+    from trainers.training import TrainingSchedule
+
+    started = time.perf_counter()
+    if args.tradeoff is not None and args.tradeoff < 0:
+        raise UserError(f"--tradeoff must be >= 0, got {args.tradeoff}")
+    if not 0 <= args.alpha <= 1 or args.temperature <= 0:
+        raise UserError("--alpha must lie in [0, 1] and --temperature be > 0")
+    check_workers(args.workers, args.num_cpus)
+    space = load_space(args.space)
+    baselines = [_bits(b) for b in args.baselines]
+    for bits in baselines:
+        if any(bits not in [tuple(c) for c in d.choices] for d in space.bit_dimensions):
+            raise UserError(f"baseline W{bits[0]}A{bits[1]} is not a bit-width choice of space {space.name!r}")
+    tracker = MlflowTracker(tracking_uri(args))
+    if args.resume:
+        job = load_job(args.runs_dir, args.resume)
+        tracker.run_info(args.resume)
+    else:
+        searches = [SearchSettings(c, args.budget, args.seed, args.tradeoff) for c in args.controllers]
+        source = str(Path(args.space).resolve()) if Path(args.space).exists() else args.space
+        job = SearchJob(source, searches, resolve_data(space, args.dataset, args.data_root, args.seed),
+                        TrainingSchedule(epochs=args.supernet_epochs, lr=args.supernet_lr), args.workers, 1,
+                        args.seed, "run")
+    settings = RetrainSettings(
+        teacher=TrainingSchedule(epochs=args.teacher_epochs, lr=0.05, weight_decay=1e-4),
+        student=TrainingSchedule(epochs=args.student_epochs, lr=0.02, weight_decay=5e-4),
+        temperature=args.temperature, alpha=args.alpha, seed=args.seed)
+    with ray_session(args.address, args.num_cpus):
+        result = run_search_job(job, args.runs_dir, tracker, resume_run=args.resume, progress=not args.quiet)
+        comparison = write_comparison(result, tracker) if len(result.outcomes) > 1 else None
+        rows = [row for outcome in result.outcomes for row in outcome.trajectory.rows]
+        winners = select_winners(rows, result.space.labels, args.winners, args.top_k)[: args.max_winners]
+        if not winners:
+            raise UserError("every evaluation failed: nothing to retrain (see the trajectory for errors)")
+        results = run_retrain_stage(result.space, job.space, winners, job.data, settings, baselines, result.folder,
+                                    tracker, result.run_id)
+    summary = write_run_report(result.folder, result.space, results, comparison, result.space.budget.threshold)
+    if result.run_id:
+        for path in sorted(summary.report.parent.glob("*")):
+            tracker.log_artifact(result.run_id, path, "report")
+        tracker.end_run(result.run_id)
+    print(f"\nnas run finished in {time.perf_counter() - started:.0f}s: {len(rows)} evaluations, "
+          f"{len(winners)} winner(s) retrained, {len(baselines)} baseline(s)")
+    for line in summary.headline:
+        print(f"  {line}")
+    print(f"\nreport: {summary.report}")
+    _where(tracker.tracking_uri, result)
+    return 0

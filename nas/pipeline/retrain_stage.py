@@ -1,0 +1,135 @@
+"""The retrain stage: one Ray task per winner (FP teacher -> IC-wise KD student, plus a CE-only student)
+and per uniform baseline, spread over the cluster; each becomes a nested MLflow run.
+
+Retrain tasks checkpoint every epoch under ``<run folder>/retrain/<name>/``; a killed retrain resumes
+from there when the run is resumed (on a cluster, put ``--runs-dir`` on storage every node sees).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nas.runtime.data_spec import DataSpec
+from spaces import SearchSpace
+from trainers.training import TrainingSchedule
+
+
+def retrain_task(space: SearchSpace, config_text: dict[str, str], data: DataSpec, settings: Any,
+                 checkpoint_dir: str | None, threads: int = 1) -> dict[str, Any]:
+    from trainers.retraining import retrain_winner
+
+    torch.set_num_threads(max(1, threads))
+    splits = data.load()
+    result = retrain_winner(space, space.parse(config_text), splits, settings,
+                            checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None)
+    return {"states": result.states, "logs": result.logs, "metrics": result.metrics,
+            "wall_seconds": result.wall_seconds}
+
+
+def baseline_task(space: SearchSpace, bits: tuple[int, int], data: DataSpec, schedule: TrainingSchedule, seed: int,
+                  checkpoint_dir: str | None, threads: int = 1) -> dict[str, Any]:
+    from trainers.retraining import train_uniform_baseline
+
+    torch.set_num_threads(max(1, threads))
+    result = train_uniform_baseline(space, bits, data.load(), schedule, seed=seed,
+                                    checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None)
+    return {"state": result.state, "log": result.log, "metrics": result.metrics, "wall_seconds": result.wall_seconds,
+            "config": space.format(result.config)}
+
+
+def run_retrain_stage(space: SearchSpace, space_source: str, winners: list[dict[str, Any]], data: DataSpec,
+                      settings: Any, baselines: list[tuple[int, int]], folder: Path, tracker: Any | None,
+                      parent_run_id: str | None, log: Any = print) -> dict[str, Any]:
+    """Launch every retrain and baseline as a Ray task, wait, save models, log child runs."""
+    import ray
+
+    from trainers.retraining import save_model
+
+    retrain_dir = folder / "retrain"
+    retrain_dir.mkdir(parents=True, exist_ok=True)
+    remote_retrain = ray.remote(num_cpus=1)(retrain_task)
+    remote_baseline = ray.remote(num_cpus=1)(baseline_task)
+    jobs: dict[str, Any] = {}
+    started = time.perf_counter()
+    for index, row in enumerate(winners):
+        name = f"winner{index}-{row['controller']}"
+        config_text = {label: row[label] for label in space.labels}
+        jobs[name] = ("winner", row, config_text,
+                      remote_retrain.remote(space, config_text, data, settings, str(retrain_dir / name)))
+    for bits in baselines:
+        name = f"uniform-W{bits[0]}A{bits[1]}"
+        jobs[name] = ("baseline", None, None,
+                      remote_baseline.remote(space, bits, data, settings.student, settings.seed,
+                                             str(retrain_dir / name)))
+    log(f"retrain: {len(winners)} winner(s) (FP teacher -> KD student, CE student) and {len(baselines)} uniform "
+        f"baseline(s) as Ray tasks")
+    results: dict[str, Any] = {}
+    for name, (kind, row, config_text, ref) in jobs.items():
+        out = ray.get(ref)
+        out["kind"] = kind
+        out["row"] = row
+        out["name"] = name
+        results[name] = out
+        model_dir = retrain_dir / name
+        if kind == "winner":
+            config = space.parse(config_text)
+            out["config"] = config_text
+            for stage, state in out["states"].items():
+                save_model(model_dir / f"{stage}.pt", space, config, state, kind=stage,
+                           full_precision=stage == "teacher", exits=True, metrics=out["metrics"].get(stage),
+                           space_source=space_source)
+        else:
+            config = space.parse(out["config"])
+            save_model(model_dir / "baseline.pt", space, config, out["state"], kind="baseline", full_precision=False,
+                       exits=False, metrics=out["metrics"], space_source=space_source)
+        (model_dir / "metrics.json").write_text(json.dumps(_plain(out["metrics"]), indent=1))
+        if tracker is not None:
+            _log_retrain(tracker, space, name, out, model_dir, parent_run_id, settings)
+        log(f"  {name}: done in {out['wall_seconds']:.0f}s")
+    log(f"retrain: finished in {time.perf_counter() - started:.0f}s")
+    return results
+
+
+def _log_retrain(tracker: Any, space: SearchSpace, name: str, out: dict[str, Any], model_dir: Path,
+                 parent_run_id: str | None, settings: Any) -> None:
+    params: dict[str, Any] = {"kind": out["kind"], "temperature": settings.temperature, "alpha": settings.alpha,
+                              "teacher_epochs": settings.teacher.epochs, "student_epochs": settings.student.epochs}
+    params.update({f"config.{k}": v for k, v in out["config"].items()})
+    run_id = tracker.start_run(space.name, name, params, parent_run_id=parent_run_id,
+                               tags={"nas.kind": "retrain"})
+    logs = out["logs"] if out["kind"] == "winner" else {"baseline": out["log"]}
+    for stage, epochs in logs.items():
+        for epoch, stats in enumerate(epochs):
+            tracker.log_metrics(run_id, {f"{stage}.{k}": v for k, v in stats.items()}, step=epoch)
+    metrics = out["metrics"] if out["kind"] == "winner" else {"baseline": out["metrics"]}
+    for stage, m in metrics.items():
+        final = {f"{stage}.final_accuracy": m["final_accuracy"], f"{stage}.static_bops": m["static_bops"]}
+        for i, exit_stats in enumerate(m["per_exit"]):
+            for key in ("accuracy", "ece", "mce"):
+                if exit_stats.get(key) is not None:
+                    final[f"{stage}.exit{i}.{key}"] = exit_stats[key]
+        tracker.log_metrics(run_id, final)
+        for row in m["sweep"]:
+            tracker.log_metrics(run_id, {f"{stage}.ee_acc_by_threshold": row["ee_acc"],
+                                         f"{stage}.expected_bops_by_threshold": row["expected_bops"]},
+                                step=round(row["threshold"] * 100))
+    for path in [*sorted(model_dir.glob("*.pt")), model_dir / "metrics.json"]:
+        tracker.log_artifact(run_id, path, "model")
+    tracker.end_run(run_id)
+    out["run_id"] = run_id
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return _plain(asdict(value))
+    return value
