@@ -1,8 +1,10 @@
 """Training and inference loops: supernet (uniform or policy path sampling), fixed networks with
-multi-exit CE, the KD student, and the one-pass logits collection the early-exit evaluator needs."""
+multi-exit CE, the KD student, and the one-pass logits collection the early-exit evaluator needs. Every
+training loop can hand out a :class:`LoopCheckpoint` after each epoch and resume from one."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +27,31 @@ class TrainingLog:
     """Per-epoch mean loss and per-exit training accuracy."""
 
     epochs: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LoopCheckpoint:
+    """What a loop needs, besides the model's weights, to continue after ``epoch`` finished epochs.
+
+    ``optimizer`` / ``scheduler`` are their ``state_dict()``s and ``log`` the finished epochs' stats; all
+    plain types and tensors, so :meth:`as_dict` survives ``torch.load(..., weights_only=True)``.
+    """
+
+    epoch: int
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    log: list[dict[str, float]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "optimizer": self.optimizer, "scheduler": self.scheduler,
+                "log": [dict(stats) for stats in self.log]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoopCheckpoint:
+        return cls(int(data["epoch"]), data["optimizer"], data["scheduler"], [dict(s) for s in data["log"]])
+
+
+CheckpointCallback = Callable[[LoopCheckpoint], None]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -68,6 +95,47 @@ def _epoch(
     return stats
 
 
+def _run_epochs(
+    model: nn.Module,
+    batches: Batches,
+    schedule: TrainingSchedule,
+    step: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    device: torch.device,
+    *,
+    before_batch: Callable[[], None] | None = None,
+    on_epoch: EpochCallback | None = None,
+    resume: LoopCheckpoint | None = None,
+    on_checkpoint: CheckpointCallback | None = None,
+) -> TrainingLog:
+    """Epochs ``resume.epoch`` (0 without ``resume``) to ``schedule.epochs - 1`` of one loop.
+
+    After each epoch ``on_checkpoint`` (if given) receives the state to resume from, *then* ``on_epoch``
+    its stats: an exception raised by ``on_epoch`` therefore never loses the epoch it reports.
+    """
+    optimizer = schedule.optimizer(model)
+    scheduler = schedule.scheduler(optimizer, _length(batches))
+    log = TrainingLog()
+    start = 0
+    if resume is not None:
+        if not 0 <= resume.epoch <= schedule.epochs:
+            raise ValueError(f"cannot resume at epoch {resume.epoch} of a {schedule.epochs}-epoch schedule")
+        optimizer.load_state_dict(resume.optimizer)
+        scheduler.load_state_dict(resume.scheduler)
+        log.epochs.extend(dict(stats) for stats in resume.log)
+        start = resume.epoch
+    for epoch in range(start, schedule.epochs):
+        stats = _epoch(model, batches, step, optimizer, scheduler, device, before_batch=before_batch,
+                       grad_clip=schedule.grad_clip)
+        log.epochs.append(stats)
+        if on_checkpoint is not None:
+            # Copies: the optimizer's state dict aliases its live momentum buffers.
+            on_checkpoint(LoopCheckpoint(epoch + 1, copy.deepcopy(optimizer.state_dict()),
+                                         copy.deepcopy(scheduler.state_dict()), [dict(s) for s in log.epochs]))
+        if on_epoch is not None:
+            on_epoch(epoch, stats)
+    return log
+
+
 def train_supernet(
     net: MultiExitNetwork,
     batches: Batches,
@@ -77,35 +145,22 @@ def train_supernet(
     device: torch.device | None = None,
     exit_weights: Sequence[float] | None = None,
     on_epoch: EpochCallback | None = None,
+    resume: LoopCheckpoint | None = None,
+    on_checkpoint: CheckpointCallback | None = None,
 ) -> TrainingLog:
     """Weight training of the USDN supernet with Eq. 4: each batch draws a path (binary gates, Eq. 2-3)
     from ``sample_config`` — uniform sampling for the warm-up / frozen-supernet mode, or the controller's
-    policy for the interleaved mode of USDN Sec. 4.2 — and updates only that path's weights."""
+    policy for the interleaved mode of USDN Sec. 4.2 — and updates only that path's weights. ``resume`` /
+    ``on_checkpoint`` as in :func:`train_network`."""
     device = device or next(net.parameters()).device
     net.to(device)
-    optimizer = schedule.optimizer(net)
-    scheduler = schedule.scheduler(optimizer, _length(batches))
-    log = TrainingLog()
 
     def step(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = net(x)
         return multi_exit_loss(logits, y, exit_weights), logits
 
-    for epoch in range(schedule.epochs):
-        stats = _epoch(
-            net,
-            batches,
-            step,
-            optimizer,
-            scheduler,
-            device,
-            before_batch=lambda: net.set_config(sample_config()),
-            grad_clip=schedule.grad_clip,
-        )
-        log.epochs.append(stats)
-        if on_epoch is not None:
-            on_epoch(epoch, stats)
-    return log
+    return _run_epochs(net, batches, schedule, step, device, before_batch=lambda: net.set_config(sample_config()),
+                       on_epoch=on_epoch, resume=resume, on_checkpoint=on_checkpoint)
 
 
 def train_network(
@@ -116,24 +171,24 @@ def train_network(
     device: torch.device | None = None,
     exit_weights: Sequence[float] | None = None,
     on_epoch: EpochCallback | None = None,
+    resume: LoopCheckpoint | None = None,
+    on_checkpoint: CheckpointCallback | None = None,
 ) -> TrainingLog:
-    """Multi-exit CE training of a fixed network (FP teacher, CE-only student, uniform baselines)."""
+    """Multi-exit CE training (Eq. 4) of a fixed network (FP teacher, CE-only student, uniform baselines).
+
+    To resume, load the weights saved with a :class:`LoopCheckpoint` into ``net`` and pass it as ``resume``:
+    training continues at its epoch with its optimizer and LR-schedule state, and the returned log holds
+    every epoch. ``on_checkpoint`` receives such a checkpoint after every epoch.
+    """
     device = device or next(net.parameters()).device
     net.to(device)
-    optimizer = schedule.optimizer(net)
-    scheduler = schedule.scheduler(optimizer, _length(batches))
-    log = TrainingLog()
 
     def step(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = net(x)
         return multi_exit_loss(logits, y, exit_weights), logits
 
-    for epoch in range(schedule.epochs):
-        stats = _epoch(net, batches, step, optimizer, scheduler, device, grad_clip=schedule.grad_clip)
-        log.epochs.append(stats)
-        if on_epoch is not None:
-            on_epoch(epoch, stats)
-    return log
+    return _run_epochs(net, batches, schedule, step, device, on_epoch=on_epoch, resume=resume,
+                       on_checkpoint=on_checkpoint)
 
 
 def train_student_kd(
@@ -147,14 +202,14 @@ def train_student_kd(
     device: torch.device | None = None,
     exit_weights: Sequence[float] | None = None,
     on_epoch: EpochCallback | None = None,
+    resume: LoopCheckpoint | None = None,
+    on_checkpoint: CheckpointCallback | None = None,
 ) -> TrainingLog:
-    """IC-wise KD of the quantized student from the FP teacher (USDN Sec. 5, Eq. 11)."""
+    """IC-wise KD of the quantized student from the FP teacher (USDN Sec. 5, Eq. 11). ``resume`` /
+    ``on_checkpoint`` as in :func:`train_network` (the teacher is frozen, so only the student is saved)."""
     device = device or next(student.parameters()).device
     student.to(device)
     teacher.to(device).eval()
-    optimizer = schedule.optimizer(student)
-    scheduler = schedule.scheduler(optimizer, _length(batches))
-    log = TrainingLog()
 
     def step(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
@@ -162,12 +217,8 @@ def train_student_kd(
         logits = student(x)
         return ic_wise_distillation_loss(logits, target, y, temperature, alpha, exit_weights), logits
 
-    for epoch in range(schedule.epochs):
-        stats = _epoch(student, batches, step, optimizer, scheduler, device, grad_clip=schedule.grad_clip)
-        log.epochs.append(stats)
-        if on_epoch is not None:
-            on_epoch(epoch, stats)
-    return log
+    return _run_epochs(student, batches, schedule, step, device, on_epoch=on_epoch, resume=resume,
+                       on_checkpoint=on_checkpoint)
 
 
 @torch.no_grad()
