@@ -21,10 +21,10 @@ from typing import Any
 import torch
 
 from nas.errors import UserError
-from nas.runtime.atomic_files import atomic_write, atomic_write_json, read_json
 from nas.runtime.data_spec import DataSpec
 from nas.runtime.search_loop import SearchLoop, SearchOutcome, SearchSettings
 from spaces import SearchSpace, load_space
+from trainers.storage.atomic_files import atomic_write, atomic_write_json, read_json
 from trainers.training import TrainingSchedule
 
 JOB_FILE = "job.json"

@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nas.runtime.atomic_files import atomic_write_json, read_json
 from nas.tracking.trajectory import Trajectory
 from spaces import SearchSpace
+from trainers.storage.atomic_files import atomic_write_json, read_json
 
 CHECKPOINT = "checkpoint.json"
 TRAJECTORY = "trajectory.parquet"

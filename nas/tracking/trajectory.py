@@ -9,8 +9,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from nas.runtime.atomic_files import atomic_write
 from spaces import SearchSpace
+from trainers.storage.atomic_files import atomic_write
 
 METRIC_COLUMNS = ("reward", "ee_accuracy", "expected_bops", "inference_bops", "failure_bops", "static_bops")
 
