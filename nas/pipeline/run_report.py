@@ -65,7 +65,7 @@ def write_run_report(folder: Path, space: SearchSpace, results: dict[str, Any], 
         if w4 is not None and row["W"] == "EE+MP" and " KD " in f" {row['method']} ":
             saving = 1 - row["_bops"] / w4["_bops"]
             headline.append(f"{row['method']}: top-1 {row['top-1 (%)']} % at {row['BOPs']}BOPs vs uniform W4A4 "
-                            f"{w4['top-1 (%)']} % at {w4['BOPs']}BOPs ({saving:+.1%} fewer BOPs, "
+                            f"{w4['top-1 (%)']} % at {w4['BOPs']}BOPs ({saving:.1%} fewer BOPs, "
                             f"{100 * (row['_acc'] - w4['_acc']):+.2f} points)")
     images: list[Path] = []
     series: dict[str, list[tuple[float, float, float]]] = {}
