@@ -25,6 +25,7 @@ class Submission:
     budget: Budget
     actor_index: int
     attempts: int = 1
+    actor: Any = None
 
 
 class EvaluatorPool:
@@ -64,11 +65,14 @@ class EvaluatorPool:
 
         return ray.get([a.ping.remote() for a in self.actors])
 
-    def submit(self, trial_id: int, config_text: dict[str, str], budget: Budget, attempts: int = 1) -> Any:
-        index = min(range(len(self.actors)), key=lambda i: self._load[i])
+    def submit(self, trial_id: int, config_text: dict[str, str], budget: Budget, attempts: int = 1,
+               index: int | None = None) -> Any:
+        """Send to actor ``index``, or to the least-loaded actor."""
+        if index is None:
+            index = min(range(len(self.actors)), key=lambda i: self._load[i])
         ref = self.actors[index].evaluate.remote(trial_id, config_text, budget)
         self._load[index] += 1
-        self._submissions[ref] = Submission(trial_id, config_text, budget, index, attempts)
+        self._submissions[ref] = Submission(trial_id, config_text, budget, index, attempts, self.actors[index])
         return ref
 
     def release(self, ref: Any) -> Submission:
@@ -87,7 +91,9 @@ class EvaluatorPool:
         self.replaced += 1
         if submission.attempts >= self.max_attempts:
             return None
-        return self.submit(submission.trial_id, submission.config_text, submission.budget, submission.attempts + 1)
+        # To the replacement: another actor may be dead too without our knowing yet.
+        return self.submit(submission.trial_id, submission.config_text, submission.budget, submission.attempts + 1,
+                           index)
 
     def broadcast_weights(self, supernet_state: dict[str, torch.Tensor]) -> None:
         """Interleaved mode: every actor takes the new weights before its next evaluation."""

@@ -35,7 +35,6 @@ class SearchSettings:
     checkpoint_every: int = 10
     mode: str = "frozen"
     weight_steps: int = 20
-    queue_depth: int = 2
 
     def __post_init__(self) -> None:
         if self.budget < 1:
@@ -157,10 +156,7 @@ class SearchLoop:
             # Interleaved rounds are P evaluations under the same weights: never ask past the round's end.
             limit = min(settings.budget, (told // self.round_size + 1) * self.round_size) if self.round_size \
                 else settings.budget
-            # ``queue_depth`` evaluations per actor: the next one is already queued on the actor while the driver
-            # tells, logs and asks, so workers never idle on driver round trips (the controller sees results one
-            # step later; with one worker the order of operations, hence the trajectory, is still deterministic).
-            while len(in_flight) < self.pool.size * settings.queue_depth and told + len(in_flight) < limit:
+            while len(in_flight) < self.pool.size and told + len(in_flight) < limit:
                 trial = ray.get(controller.ask.remote())
                 submit(trial.trial_id, self.space.format(trial.config))
             ready, _ = ray.wait(list(in_flight), num_returns=1)
