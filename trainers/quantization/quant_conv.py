@@ -11,12 +11,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainers.quantization.bits import check_bits
+from trainers.quantization.bit_switchable import BitSwitchable
 from trainers.quantization.dorefa import dorefa_weight
-from trainers.quantization.pact import PACTQuantizer
 
 
-class QuantConv2d(nn.Conv2d):
+class QuantConv2d(BitSwitchable, nn.Conv2d):
     """``nn.Conv2d`` computing ``conv(PACT_a(x), DoReFa_w(W))``; ``None`` bits keep that part full precision.
 
     With both bit-widths ``None`` the output equals ``nn.Conv2d`` with the same parameters.
@@ -26,21 +25,10 @@ class QuantConv2d(nn.Conv2d):
         self, *args: Any, w_bits: int | None = None, a_bits: int | None = None, alpha_init: float = 6.0, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.act_quant = PACTQuantizer(a_bits, alpha_init)
-        self.w_bits = check_bits(w_bits)
-
-    @property
-    def a_bits(self) -> int | None:
-        """Bit-width of the input activations (stored on the PACT quantizer)."""
-        return self.act_quant.bits
-
-    def set_bits(self, w_bits: int | None, a_bits: int | None) -> None:
-        """Switch the weight and input-activation bit-widths (e.g. when a supernet changes path)."""
-        self.w_bits = check_bits(w_bits)
-        self.act_quant.bits = check_bits(a_bits)
+        self._init_bits(w_bits, a_bits, alpha_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._conv_forward(self.act_quant(x), dorefa_weight(self.weight, self.w_bits), self.bias)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, w_bits={self.w_bits}, a_bits={self.a_bits}"
+        return f"{super().extra_repr()}, {self.bits_repr()}"

@@ -11,12 +11,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainers.quantization.bits import check_bits, is_full_precision
+from trainers.quantization.bit_switchable import BitSwitchable
+from trainers.quantization.bits import is_full_precision
 from trainers.quantization.dorefa import dorefa_weight
-from trainers.quantization.pact import PACTQuantizer
 
 
-class QuantLinear(nn.Linear):
+class QuantLinear(BitSwitchable, nn.Linear):
     """``nn.Linear`` computing ``PACT_a(x) (max|W| DoReFa_w(W))^T + b``; ``None`` (or ``>= 32``) bits keep that
     part full precision.
 
@@ -30,18 +30,7 @@ class QuantLinear(nn.Linear):
         self, *args: Any, w_bits: int | None = None, a_bits: int | None = None, alpha_init: float = 6.0, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.act_quant = PACTQuantizer(a_bits, alpha_init)
-        self.w_bits = check_bits(w_bits)
-
-    @property
-    def a_bits(self) -> int | None:
-        """Bit-width of the input activations (stored on the PACT quantizer)."""
-        return self.act_quant.bits
-
-    def set_bits(self, w_bits: int | None, a_bits: int | None) -> None:
-        """Switch the weight and input-activation bit-widths."""
-        self.w_bits = check_bits(w_bits)
-        self.act_quant.bits = check_bits(a_bits)
+        self._init_bits(w_bits, a_bits, alpha_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.weight
@@ -51,4 +40,4 @@ class QuantLinear(nn.Linear):
         return F.linear(self.act_quant(x), weight, self.bias)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, w_bits={self.w_bits}, a_bits={self.a_bits}"
+        return f"{super().extra_repr()}, {self.bits_repr()}"
