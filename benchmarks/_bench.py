@@ -5,8 +5,6 @@ Not a benchmark itself. The scripts run as ``python benchmarks/<name>.py`` (this
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import math
 import os
 import platform
@@ -93,27 +91,6 @@ def load_average() -> float:
         return os.getloadavg()[0]
     except OSError:
         return math.nan
-
-
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
-
-
-def tune_malloc() -> bool:
-    """Keep freed memory in glibc's heap: ``mallopt`` raises the mmap and trim thresholds to 2 GiB.
-
-    By default glibc serves every block above its (dynamic, at most 32 MiB) mmap threshold with a fresh ``mmap`` and
-    returns heap tops above 128 KiB to the OS, so every large activation tensor of a forward pass is page-faulted in
-    again (millions of minor faults per pass, high ``sys`` time). Returns False where this is not glibc.
-    """
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, 2**31 - 1)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
-    except (OSError, AttributeError):
-        return False
 
 
 def minor_faults() -> int:

@@ -26,12 +26,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bench import environment, median, minor_faults, raw, rotated, table, tune_malloc, verdict
+from _bench import environment, median, minor_faults, raw, rotated, table, verdict
 
 from spaces import SearchSpace, early_exit_reward, load_space
 from trainers.early_exit import EarlyExitEvaluation
 from trainers.evaluation import ConfigEvaluator
 from trainers.networks import build_network, build_supernet
+from trainers.training import retain_freed_memory
 
 TARGET_RATIO = 0.9
 VARIANTS = ("evaluator", "supernet-forward", "plain-fp32")
@@ -47,7 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default cpu)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--malloc-tuning", action="store_true", help="raise glibc's mmap/trim thresholds first "
-                        "(see _bench.tune_malloc); off by default so the library is measured as it ships")
+                        "(trainers.training.retain_freed_memory, which the platform's Ray workers apply "
+                        "at start); off by default, as in a plain Python process")
     return parser.parse_args(argv)
 
 
@@ -66,7 +68,7 @@ def timed(device: torch.device, fn: Callable[[], object]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    tuned = tune_malloc() if args.malloc_tuning else False
+    tuned = retain_freed_memory() if args.malloc_tuning else False
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():

@@ -27,11 +27,11 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bench import environment, median, minor_faults, raw, rotated, table, tune_malloc, verdict
+from _bench import environment, median, minor_faults, raw, rotated, table, verdict
 
 from spaces import SearchSpace, load_space
 from trainers.networks import MultiExitNetwork, build_network, build_supernet
-from trainers.training import TrainingSchedule, multi_exit_loss
+from trainers.training import TrainingSchedule, multi_exit_loss, retain_freed_memory
 
 TARGET_RATIO = 1.3
 VARIANTS = ("supernet", "fixed-w4a4", "fp32")
@@ -50,7 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "TrainingSchedule)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--malloc-tuning", action="store_true", help="raise glibc's mmap/trim thresholds first "
-                        "(see _bench.tune_malloc); off by default so the library is measured as it ships")
+                        "(trainers.training.retain_freed_memory, which the platform's Ray workers apply "
+                        "at start); off by default, as in a plain Python process")
     return parser.parse_args(argv)
 
 
@@ -105,7 +106,7 @@ def build_runners(space: SearchSpace, device: torch.device, grad_clip: float | N
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    tuned = tune_malloc() if args.malloc_tuning else False
+    tuned = retain_freed_memory() if args.malloc_tuning else False
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():

@@ -13,8 +13,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from nas.runtime.data_spec import DataSpec
 from spaces import SearchSpace
 from trainers.training import TrainingSchedule
@@ -23,8 +21,9 @@ from trainers.training import TrainingSchedule
 def retrain_task(space: SearchSpace, config_text: dict[str, str], data: DataSpec, settings: Any,
                  checkpoint_dir: str | None, threads: int = 1) -> dict[str, Any]:
     from trainers.retraining import retrain_winner
+    from trainers.training import prepare_worker_process
 
-    torch.set_num_threads(max(1, threads))
+    prepare_worker_process(threads)
     splits = data.load()
     result = retrain_winner(space, space.parse(config_text), splits, settings,
                             checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None)
@@ -35,8 +34,9 @@ def retrain_task(space: SearchSpace, config_text: dict[str, str], data: DataSpec
 def baseline_task(space: SearchSpace, bits: tuple[int, int], data: DataSpec, schedule: TrainingSchedule, seed: int,
                   checkpoint_dir: str | None, threads: int = 1) -> dict[str, Any]:
     from trainers.retraining import train_uniform_baseline
+    from trainers.training import prepare_worker_process
 
-    torch.set_num_threads(max(1, threads))
+    prepare_worker_process(threads)
     result = train_uniform_baseline(space, bits, data.load(), schedule, seed=seed,
                                     checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None)
     return {"state": result.state, "log": result.log, "metrics": result.metrics, "wall_seconds": result.wall_seconds,

@@ -10,8 +10,6 @@ import time
 import traceback
 from typing import Any
 
-import torch
-
 from nas.runtime.data_spec import DataSpec
 from spaces import Budget, SearchSpace
 
@@ -27,9 +25,9 @@ class EvaluatorWorker:
         from trainers.data import materialize
         from trainers.evaluation import ConfigEvaluator
         from trainers.networks import build_supernet
-        from trainers.training import default_device
+        from trainers.training import default_device, prepare_worker_process
 
-        torch.set_num_threads(max(1, int(num_threads)))
+        prepare_worker_process(num_threads)
         self.space = space
         splits = data.load()
         inputs, labels = materialize(getattr(splits, split))

@@ -18,9 +18,9 @@ def train_supernet_state(space: SearchSpace, data: DataSpec, schedule: TrainingS
     """Train the supernet with uniformly sampled paths; returns CPU weights and the epoch log."""
     from trainers.data import make_loader
     from trainers.networks import build_supernet
-    from trainers.training import default_device, train_supernet
+    from trainers.training import default_device, prepare_worker_process, train_supernet
 
-    torch.set_num_threads(max(1, num_threads))
+    prepare_worker_process(num_threads)
     torch.manual_seed(seed)
     splits = data.load()
     loader = make_loader(splits.train, schedule.batch_size, shuffle=True, seed=seed)

@@ -34,9 +34,9 @@ class SupernetTrainer:
 
         from trainers.data import make_loader
         from trainers.networks import build_supernet
-        from trainers.training import default_device
+        from trainers.training import default_device, prepare_worker_process
 
-        torch.set_num_threads(max(1, num_threads))
+        prepare_worker_process(num_threads)
         torch.manual_seed(seed)
         self.space = space
         self.device = default_device()

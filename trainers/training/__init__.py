@@ -14,6 +14,7 @@ from trainers.training.loops import (
 )
 from trainers.training.multi_exit_loss import exit_weights, multi_exit_loss
 from trainers.training.schedule import TrainingSchedule
+from trainers.training.worker_process import prepare_worker_process, retain_freed_memory
 
 __all__ = [
     "NonFiniteLossError",
@@ -24,6 +25,8 @@ __all__ = [
     "exit_weights",
     "ic_wise_distillation_loss",
     "multi_exit_loss",
+    "prepare_worker_process",
+    "retain_freed_memory",
     "train_network",
     "train_student_kd",
     "train_supernet",
