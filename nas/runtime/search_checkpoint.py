@@ -7,7 +7,7 @@ back to the recorded row count, so no evaluation is ever counted twice.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,9 @@ class SearchCheckpoint:
     def save(self, folder: str | Path, trajectory: Trajectory) -> None:
         folder = Path(folder)
         trajectory.write(folder / TRAJECTORY)
-        atomic_write_json(folder / CHECKPOINT, asdict(self))
+        # A shallow dict (``asdict`` would deep-copy the controller state) in compact JSON: a save stays a
+        # few milliseconds however long the history grows.
+        atomic_write_json(folder / CHECKPOINT, {f.name: getattr(self, f.name) for f in fields(self)}, indent=None)
 
     @staticmethod
     def exists(folder: str | Path) -> bool:

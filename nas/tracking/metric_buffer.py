@@ -7,9 +7,13 @@ from typing import Any
 
 
 class MetricBuffer:
-    """Collects (step, metrics) and sends them in batches every ``every`` steps or ``seconds``."""
+    """Collects (step, metrics) and sends them in batches every ``every`` steps or ``seconds``.
 
-    def __init__(self, tracker: Any, run_id: str, every: int = 25, seconds: float = 5.0) -> None:
+    A ``log_batch`` to a SQLite store costs tens of milliseconds whatever its size, so batches are made by
+    time: the MLflow UI lags by at most ``seconds`` and tracking stays a small share of the driver's time.
+    """
+
+    def __init__(self, tracker: Any, run_id: str, every: int = 1000, seconds: float = 5.0) -> None:
         self.tracker = tracker
         self.run_id = run_id
         self.every = every

@@ -27,8 +27,10 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
     return path
 
 
-def atomic_write_json(path: str | Path, data: Any) -> Path:
-    payload = json.dumps(data, indent=1, sort_keys=True, allow_nan=False).encode()
+def atomic_write_json(path: str | Path, data: Any, indent: int | None = 1) -> Path:
+    """``indent=None`` writes compact JSON with the C encoder, several times faster for large states."""
+    separators = (",", ":") if indent is None else None
+    payload = json.dumps(data, indent=indent, separators=separators, sort_keys=True, allow_nan=False).encode()
     return atomic_write(path, lambda handle: handle.write(payload))
 
 
