@@ -31,6 +31,10 @@ def _add_search_options(parser: argparse.ArgumentParser) -> None:
                              "on paths sampled from its policy")
     parser.add_argument("--weight-steps", type=positive_int, default=20, metavar="K",
                         help="interleaved mode: supernet batches trained after each architecture step (default 20)")
+    parser.add_argument("--queue-depth", type=positive_int, default=2, metavar="Q",
+                        help="trials queued on each evaluator actor, so it starts the next one while the driver "
+                             "tells, asks and records the last (default 2). 1 makes the search strictly "
+                             "sequential per worker: each trial is asked only after every earlier result is told")
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -86,7 +90,7 @@ def _job(args: argparse.Namespace, controllers: list[str], seeds: list[int], kin
     if args.mode == "interleaved" and any(c != "reinforce" for c in controllers):
         raise UserError("--mode interleaved needs a policy to sample paths from: only the reinforce controller")
     searches = [SearchSettings(c, args.budget, s, tr, options if c == "reinforce" else {}, mode=args.mode,
-                               weight_steps=args.weight_steps)
+                               weight_steps=args.weight_steps, queue_depth=args.queue_depth)
                 for c in controllers for s in seeds for tr in tradeoffs]
     data = resolve_data(space, args.dataset, args.data_root, seeds[0])
     source = args.space if not Path(args.space).exists() else str(Path(args.space).resolve())

@@ -125,6 +125,7 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
     """Train (or reuse) the supernet, then run every search of ``job``; resumes from ``runs_dir/resume_run``."""
     import ray
 
+    from nas.runtime.controller_actor import controller_host
     from nas.runtime.evaluator_pool import EvaluatorPool
     from nas.runtime.supernet_stage import train_supernet_state
     from nas.runtime.supernet_trainer_actor import supernet_trainer_actor
@@ -164,7 +165,9 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
                 tracker.log_metrics(run_id, {f"supernet_{k}": v for k, v in stats.items()}, step=epoch)
 
     pool = EvaluatorPool(space, job.data, state, job.workers, job.cpus_per_worker)
+    controllers = controller_host()  # starts while the evaluators load their data and weights
     pool.ready()
+    ray.get(controllers.ready.remote())
     outcomes = []
     try:
         for settings in job.searches:
@@ -175,7 +178,7 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
                                                  min(job.cpus_per_worker, _largest_node_cpus()))
             try:
                 loop = SearchLoop(space, settings, pool, folder / "searches" / settings.key, tracker, space.name,
-                                  run_id, bar, trainer)
+                                  run_id, bar, trainer, controllers)
                 outcomes.append(loop.run())
             finally:
                 bar.close()
@@ -184,6 +187,7 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
                     pool.broadcast_weights(state)
     finally:
         pool.shutdown()
+        ray.kill(controllers)
     return JobResult(run_id, folder, space, outcomes, state, supernet_log, time.perf_counter() - started)
 
 

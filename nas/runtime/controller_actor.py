@@ -1,4 +1,10 @@
-"""Controllers as Ray actors: ask/tell/state over Ray, the controller itself unchanged."""
+"""Controllers as Ray actors: ask/tell/state over Ray, the controller itself unchanged.
+
+One :class:`ControllerHost` actor serves every search of a job in turn (:meth:`ControllerHost.start` installs
+the next search's controller). The actor's process start and the controller imports (Optuna included, about
+1 s of CPU) then happen once, while the evaluator pool starts, instead of on each search's critical path,
+where on a small machine they would also take CPU from the evaluators.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +15,45 @@ from spaces import Config, SearchSpace
 
 
 class ControllerHost:
-    """Hosts one controller; :func:`controller_actor` makes it a (restartable) Ray actor."""
+    """Hosts the controller of the current search; :func:`controller_host` makes it a Ray actor.
 
-    def __init__(self, name: str, space: SearchSpace, seed: int, options: dict[str, Any] | None = None,
-                 state: dict[str, Any] | None = None) -> None:
-        self.controller: Controller = create_controller(name, space, seed=seed, **(options or {}))
+    Calls from one caller run in the order they were made (Ray's actor ordering), so a ``tell`` sent
+    before an ``ask`` is always seen by it.
+    """
+
+    def __init__(self) -> None:
+        self._controller: Controller | None = None
+
+    def ready(self) -> bool:
+        """Returns once the actor is up (its imports done)."""
+        return True
+
+    def start(self, name: str, space: SearchSpace, seed: int, options: dict[str, Any] | None = None,
+              state: dict[str, Any] | None = None) -> str:
+        """Install a fresh controller (restored from ``state`` when given), replacing the previous one."""
+        controller = create_controller(name, space, seed=seed, **(options or {}))
         if state is not None:
-            self.controller.load_state_dict(state)
+            controller.load_state_dict(state)
+        self._controller = controller
+        return controller.name
 
-    def ask(self) -> Trial:
-        return self.controller.ask()
+    @property
+    def controller(self) -> Controller:
+        if self._controller is None:
+            raise RuntimeError("no controller started on this host (call start first)")
+        return self._controller
+
+    def ask(self, n: int = 1) -> list[Trial]:
+        """``n`` new outstanding trials (none for ``n = 0``)."""
+        return [self.controller.ask() for _ in range(n)]
 
     def tell(self, trial_id: int, result: TrialResult) -> None:
         self.controller.tell(trial_id, result)
+
+    def tell_and_ask(self, trial_id: int, result: TrialResult, n: int) -> list[Trial]:
+        """Tell one result, then ask ``n`` trials that already know it: one round trip per evaluation."""
+        self.controller.tell(trial_id, result)
+        return self.ask(n)
 
     def state_dict(self) -> dict[str, Any]:
         return self.controller.state_dict()
@@ -32,15 +64,6 @@ class ControllerHost:
     def pending(self) -> list[int]:
         return list(self.controller.pending)
 
-    def sample_config(self, seed: int) -> Config:
-        """A path from the current policy (REINFORCE, for interleaved supernet training)."""
-        import random
-
-        sampler = getattr(self.controller, "sample_config", None)
-        if sampler is None:
-            raise TypeError(f"controller {self.controller.name!r} has no policy to sample paths from")
-        return sampler(random.Random(seed))
-
     def policy(self) -> dict[str, list[float]] | None:
         probabilities = getattr(self.controller, "probabilities", None)
         return probabilities() if probabilities is not None else None
@@ -50,8 +73,9 @@ class ControllerHost:
         return method() if method is not None else None
 
 
-def controller_actor(name: str, space: SearchSpace, seed: int, options: dict[str, Any] | None = None,
-                     state: dict[str, Any] | None = None) -> Any:
+def controller_host() -> Any:
+    """A started-empty :class:`ControllerHost` actor (no CPU reserved: it idles between calls)."""
     import ray
 
-    return ray.remote(num_cpus=0)(ControllerHost).remote(name, space, seed, options, state)
+    return ray.remote(num_cpus=0)(ControllerHost).remote()
+

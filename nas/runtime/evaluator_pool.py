@@ -81,17 +81,22 @@ class EvaluatorPool:
         return submission
 
     def retry(self, submission: Submission) -> Any | None:
-        """Replace the dead actor of ``submission`` and resubmit it; ``None`` once attempts are used up."""
+        """Resubmit ``submission``, whose actor died, to a fresh actor; ``None`` once attempts are used up.
+
+        A dead actor is replaced once: with several evaluations queued on it, each surfaces its own
+        ``RayActorError``, and only the first replaces the actor (killing a replacement would lose the work
+        already resubmitted to it). Every retry goes to the current actor at the same index.
+        """
         import ray
 
         index = submission.actor_index
-        with contextlib.suppress(Exception):
-            ray.kill(self.actors[index], no_restart=True)
-        self.actors[index] = self._new_actor()
-        self.replaced += 1
+        if self.actors[index] is submission.actor:
+            with contextlib.suppress(Exception):
+                ray.kill(self.actors[index], no_restart=True)
+            self.actors[index] = self._new_actor()
+            self.replaced += 1
         if submission.attempts >= self.max_attempts:
             return None
-        # To the replacement: another actor may be dead too without our knowing yet.
         return self.submit(submission.trial_id, submission.config_text, submission.budget, submission.attempts + 1,
                            index)
 

@@ -1,10 +1,20 @@
 """The asynchronous search loop: a controller actor asks, the evaluator pool scores, the controller is
 told; every evaluation becomes an MLflow metric step and a Parquet row; checkpoints make it resumable.
 
-Budget accounting: ``budget`` counts *told* evaluations. A trial is told exactly once (Ray retries a
-task whose actor died; only its single result is counted), so a search ends with exactly ``budget``
+Budget accounting: ``budget`` counts *told* evaluations. A trial is told exactly once (the pool retries a
+trial whose actor died; only its single result is counted), so a search ends with exactly ``budget``
 rows whatever happens to workers. Failed evaluations (NaN, exceptions) count toward the budget and are
 told as failures, never as a zero reward.
+
+Pipelining: each evaluator actor holds up to ``queue_depth`` trials (default 2), so when it finishes one the
+next is already queued on it, and the driver's work (telling, asking, Parquet rows, MLflow, checkpoints)
+overlaps evaluation instead of idling the worker between evaluations. The driver's critical path per
+evaluation is one ``tell_and_ask`` round trip to the controller and one submission, and everything else
+happens after the next trial is on its way. The price is that a trial is asked while up to
+``workers x queue_depth - 1`` others are still out, the same as with that many parallel workers, which every
+controller must handle anyway (ask/tell is asynchronous). ``queue_depth=1`` restores the strict ask ->
+evaluate -> tell sequence with one worker. With one worker the order of operations, and so the trajectory,
+is deterministic for a seed at any depth.
 """
 
 from __future__ import annotations
@@ -17,16 +27,24 @@ from pathlib import Path
 from typing import Any
 
 from nas.controllers import TrialResult
-from nas.runtime.controller_actor import controller_actor
+from nas.runtime.controller_actor import controller_host
 from nas.runtime.evaluator_pool import EvaluatorPool
 from nas.runtime.search_checkpoint import SearchCheckpoint
 from nas.tracking.metric_buffer import MetricBuffer
 from nas.tracking.trajectory import Trajectory
 from spaces import Config, SearchSpace
 
+CHECKPOINT_TIME_SHARE = 0.02
+"""Checkpoints are spaced so that writing them takes at most this share of the driver's time: after a save
+that took ``s`` seconds the next waits ``s / CHECKPOINT_TIME_SHARE`` (Ray Tune spaces its experiment
+checkpoints the same way). With fast evaluations this, not ``checkpoint_every``, sets the pace."""
+
 
 @dataclass(frozen=True)
 class SearchSettings:
+    """One search. ``checkpoint_every``: evaluations between checkpoints, at least (see
+    :data:`CHECKPOINT_TIME_SHARE`); ``queue_depth``: trials queued per evaluator actor (module docstring)."""
+
     controller: str = "reinforce"
     budget: int = 50
     seed: int = 0
@@ -35,10 +53,13 @@ class SearchSettings:
     checkpoint_every: int = 10
     mode: str = "frozen"
     weight_steps: int = 20
+    queue_depth: int = 2
 
     def __post_init__(self) -> None:
         if self.budget < 1:
             raise ValueError(f"budget must be >= 1 evaluation, got {self.budget}")
+        if self.queue_depth < 1:
+            raise ValueError(f"queue_depth must be >= 1 trial per evaluator, got {self.queue_depth}")
         if self.mode not in ("frozen", "interleaved"):
             raise ValueError(f"mode must be 'frozen' or 'interleaved', got {self.mode!r}")
         if self.mode == "interleaved" and self.controller != "reinforce":
@@ -72,11 +93,16 @@ class SearchLoop:
     ``interleaved`` (USDN Sec. 4.2: after every P = ``samples_per_update`` evaluations, i.e. one REINFORCE
     architecture step, ``weight_steps`` supernet batches are trained on paths sampled from the updated
     policy by ``trainer`` and the new weights are broadcast to the evaluators).
+
+    ``controllers`` is a :func:`controller_host` actor to run the controller in (a job starts one with its
+    evaluator pool and reuses it for every search); without one the loop starts its own and kills it at the end.
     """
 
     def __init__(self, space: SearchSpace, settings: SearchSettings, pool: EvaluatorPool, folder: str | Path,
                  tracker: Any | None = None, experiment: str | None = None, parent_run_id: str | None = None,
-                 progress: ProgressHook | None = None, trainer: Any | None = None) -> None:
+                 progress: ProgressHook | None = None, trainer: Any | None = None,
+                 controllers: Any | None = None) -> None:
+        self.controllers = controllers
         self.space = space
         self.settings = settings
         self.pool = pool
@@ -109,7 +135,8 @@ class SearchLoop:
             return checkpoint.child_run_id
         params = {"controller": self.settings.controller, "seed": self.settings.seed, "budget": self.settings.budget,
                   "tradeoff": self.budget.tradeoff, "target_bops": self.budget.target_bops,
-                  "threshold": self.budget.threshold, "workers": self.pool.size, "space": self.space.name,
+                  "threshold": self.budget.threshold, "workers": self.pool.size,
+                  "queue_depth": self.settings.queue_depth, "space": self.space.name,
                   **{f"option.{k}": v for k, v in self.settings.options.items()}}
         return self.tracker.start_run(self.experiment, self.settings.key, params, parent_run_id=self.parent_run_id,
                                       tags={"nas.kind": "search", "nas.controller": self.settings.controller})
@@ -117,29 +144,59 @@ class SearchLoop:
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> SearchOutcome:
         import ray
-        from ray.exceptions import RayActorError, RayError
 
         checkpoint, trajectory = self._restore()
         if checkpoint is not None and checkpoint.finished:
             return self._outcome(trajectory, checkpoint.child_run_id, None)
         settings = self.settings
-        controller = controller_actor(settings.controller, self.space, settings.seed, settings.options,
-                                      checkpoint.controller_state if checkpoint else None)
+        owned = self.controllers is None
+        controller = controller_host() if owned else self.controllers
+        ray.get(controller.start.remote(settings.controller, self.space, settings.seed, settings.options,
+                                        checkpoint.controller_state if checkpoint else None))
+        try:
+            return self._search(controller, checkpoint, trajectory)
+        finally:
+            if owned:
+                ray.kill(controller)
+
+    def _search(self, controller: Any, checkpoint: SearchCheckpoint | None, trajectory: Trajectory
+                ) -> SearchOutcome:
+        import ray
+        from ray.exceptions import RayActorError, RayError
+
+        settings = self.settings
         child = self._child_run(checkpoint)
         metrics = MetricBuffer(self.tracker, child) if self.tracker is not None and child else None
         told = len(trajectory)
         best = max((r["reward"] for r in trajectory.rows if r["reward"] is not None), default=None)
         started = time.perf_counter() - (trajectory.rows[-1]["wall_time_s"] if trajectory.rows else 0.0)
         in_flight: dict[Any, tuple[int, dict[str, str]]] = {}
+        capacity = self.pool.size * settings.queue_depth
+        # Interleaved: a round is P evaluations under the same weights, and the next round's trials are asked
+        # only after its weight steps. ``round_end`` is the told count that closes the current round (a search
+        # resumed exactly at a boundary runs that boundary's weight steps first).
+        round_end = settings.budget
+        if self.round_size:
+            round_end = told - told % self.round_size + (self.round_size if told % self.round_size or not told else 0)
+
+        def room() -> int:
+            """Trials to ask now: free queue slots, never past the budget nor the round's end."""
+            return max(0, min(capacity, min(settings.budget, round_end) - told) - len(in_flight))
 
         def submit(trial_id: int, config_text: dict[str, str]) -> None:
             in_flight[self.pool.submit(trial_id, config_text, self.budget)] = (trial_id, config_text)
+
+        def submit_trials(trials: list[Any]) -> None:
+            for trial in trials:
+                submit(trial.trial_id, self.space.format(trial.config))
 
         if checkpoint is not None:
             still_pending = set(ray.get(controller.pending.remote()))
             for item in checkpoint.pending:
                 if item["trial_id"] in still_pending and told + len(in_flight) < settings.budget:
                     submit(item["trial_id"], item["config"])
+
+        next_save = (told + settings.checkpoint_every, 0.0)  # (evaluations, time) before the next checkpoint
 
         def save(finished: bool = False) -> None:
             pending = [{"trial_id": t, "config": c} for t, c in in_flight.values()]
@@ -150,15 +207,11 @@ class SearchLoop:
                 metrics.flush()
 
         while told < settings.budget:
-            if self.round_size and told % self.round_size == 0 and not in_flight and told > 0 \
-                    and told < settings.budget:
+            if self.round_size and told == round_end:  # interleaved: the round's P results are all told
                 self._weight_round(controller, metrics, told)
-            # Interleaved rounds are P evaluations under the same weights: never ask past the round's end.
-            limit = min(settings.budget, (told // self.round_size + 1) * self.round_size) if self.round_size \
-                else settings.budget
-            while len(in_flight) < self.pool.size and told + len(in_flight) < limit:
-                trial = ray.get(controller.ask.remote())
-                submit(trial.trial_id, self.space.format(trial.config))
+                round_end += self.round_size
+            if room():  # the start, a new interleaved round, or pending trials resumed from a checkpoint
+                submit_trials(ray.get(controller.ask.remote(room())))
             ready, _ = ray.wait(list(in_flight), num_returns=1)
             ref = ready[0]
             trial_id, config_text = in_flight.pop(ref)
@@ -177,8 +230,9 @@ class SearchLoop:
                        "worker_id": "lost"}
             out["attempts"] = submission.attempts
             result = self._result(out)
-            controller.tell.remote(trial_id, result)  # actor calls run in order: told before the next ask
             told += 1
+            # The critical path: the result told and the next trials queued before any bookkeeping.
+            submit_trials(ray.get(controller.tell_and_ask.remote(trial_id, result, room())))
             if result.is_complete and (best is None or result.reward > best):  # type: ignore[operator]
                 best = result.reward
             row = self._row(told - 1, trial_id, config_text, out, result, best, time.perf_counter() - started)
@@ -190,11 +244,13 @@ class SearchLoop:
                 metrics.add(told - 1, {k: v for k, v in step_metrics.items() if v is not None})
             if self.progress is not None:
                 self.progress(told, settings.budget, best)
-            if told % settings.checkpoint_every == 0:
+            if told >= next_save[0] and time.perf_counter() >= next_save[1] and told < settings.budget:
+                save_started = time.perf_counter()
                 save()
+                cost = time.perf_counter() - save_started
+                next_save = (told + settings.checkpoint_every, time.perf_counter() + cost / CHECKPOINT_TIME_SHARE)
         save(finished=True)
         policy = ray.get(controller.most_likely.remote())
-        ray.kill(controller)
         return self._outcome(trajectory, child, policy)
 
     def _weight_round(self, controller: Any, metrics: MetricBuffer | None, told: int) -> None:

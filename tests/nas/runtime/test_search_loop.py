@@ -1,5 +1,6 @@
-"""The search loop on a real local Ray: exact budgets, MLflow + Parquet records, determinism, a worker
-killed mid-search, and a restored checkpoint."""
+"""The search loop on a real local Ray: exact budgets, MLflow + Parquet records, determinism, workers killed
+mid-search with two trials queued on each, a restored checkpoint, what ``queue_depth`` means for the
+controller, checkpoint spacing, and one controller host serving several searches."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import pandas as pd
 import pytest
 import ray
 
+from nas.controllers import TrialResult, create_controller
+from nas.runtime import search_loop
+from nas.runtime.controller_actor import controller_host
 from nas.runtime.evaluator_pool import EvaluatorPool
 from nas.runtime.search_checkpoint import SearchCheckpoint
 from nas.runtime.search_loop import SearchLoop, SearchSettings
@@ -20,7 +24,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # 3 logical CPUs: the module's 1-worker pool stays up while a test's 2-worker pool is created.
+    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -53,18 +58,90 @@ def test_exact_budget_is_tracked_in_mlflow_and_parquet(pool, tiny_space, tmp_pat
     assert checkpoint.finished and checkpoint.evaluations == 12 and len(trajectory) == 12
 
 
-def test_same_seed_one_worker_same_trajectory(local_ray: None, tiny_space, tiny_data, tiny_supernet_state,
-                                              tmp_path: Path) -> None:
-    single = EvaluatorPool(tiny_space, tiny_data, tiny_supernet_state, workers=1)
+@pytest.fixture(scope="module")
+def single(local_ray: None, tiny_space, tiny_data, tiny_supernet_state) -> Iterator[EvaluatorPool]:
+    evaluators = EvaluatorPool(tiny_space, tiny_data, tiny_supernet_state, workers=1)
+    evaluators.ready()
+    yield evaluators
+    evaluators.shutdown()
+
+
+def test_same_seed_one_worker_same_trajectory(single, tiny_space, tmp_path: Path) -> None:
+    runs = []
+    for name in ("a", "b"):
+        out = SearchLoop(tiny_space, SearchSettings("reinforce", 10, seed=3, options={"samples_per_update": 2}),
+                         single, tmp_path / name).run()
+        runs.append([(r["trial_id"], *(r[k] for k in tiny_space.labels), r["reward"]) for r in out.trajectory.rows])
+    assert runs[0] == runs[1]
+
+
+def _replay(space, rows: list[dict], depth: int, options: dict, seed: int) -> dict[int, dict[str, str]]:
+    """The configs a controller proposes when, as with one worker, it is asked ``depth`` trials at the start
+    and one more after each result, told in order with the rewards that ``rows`` recorded."""
+    controller = create_controller("reinforce", space, seed=seed, **options)
+    configs: dict[int, dict[str, str]] = {}
+
+    def ask(n: int) -> None:
+        for _ in range(max(0, min(n, len(rows) - len(configs)))):
+            trial = controller.ask()
+            configs[trial.trial_id] = space.format(trial.config)
+
+    ask(depth)
+    for row in sorted(rows, key=lambda r: r["eval_index"]):
+        controller.tell(row["trial_id"], TrialResult.complete(row["reward"], ee_accuracy=row["ee_accuracy"],
+                                                              expected_bops=row["expected_bops"]))
+        ask(1)
+    return configs
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_queue_depth_is_how_far_ahead_the_controller_is_asked(single, tiny_space, tmp_path: Path, depth: int) -> None:
+    options = {"samples_per_update": 1, "lr": 5.0}  # the policy moves after every result from the second on
+    settings = SearchSettings("reinforce", 8, seed=5, options=options, queue_depth=depth)
+    rows = SearchLoop(tiny_space, settings, single, tmp_path / f"d{depth}").run().trajectory.rows
+    assert [r["trial_id"] for r in rows] == list(range(8))  # one worker: results come back in order
+    proposed = {r["trial_id"]: {k: r[k] for k in tiny_space.labels} for r in rows}
+    assert proposed == _replay(tiny_space, rows, depth, options, seed=5)
+    other = 2 if depth == 1 else 1
+    assert proposed != _replay(tiny_space, rows, other, options, seed=5)  # the two schedules are distinguishable
+
+
+@pytest.mark.parametrize(("share", "seen"), [(1e9, [2, 4, 6]), (1e-9, [2])])
+def test_checkpoints_are_spaced_by_count_and_by_their_cost(single, tiny_space, tmp_path: Path, monkeypatch,
+                                                           share: float, seen: list[int]) -> None:
+    monkeypatch.setattr(search_loop, "CHECKPOINT_TIME_SHARE", share)
+    folder = tmp_path / "c"
+    observed: set[int] = set()
+
+    def watch(done: int, total: int, best: float | None) -> None:
+        if SearchCheckpoint.exists(folder):
+            observed.add(SearchCheckpoint.load(folder, tiny_space)[0].evaluations)
+
+    SearchLoop(tiny_space, SearchSettings("random", 8, seed=0, checkpoint_every=2), single, folder,
+               progress=watch).run()
+    assert sorted(observed) == seen  # share 1e9: every 2 evaluations; 1e-9: the first save's cost forbids more
+    checkpoint, trajectory = SearchCheckpoint.load(folder, tiny_space)
+    assert checkpoint.finished and len(trajectory) == 8
+
+
+def test_one_controller_host_serves_searches_in_turn(single, tiny_space, tmp_path: Path) -> None:
+    host = controller_host()
     try:
-        runs = []
-        for name in ("a", "b"):
-            out = SearchLoop(tiny_space, SearchSettings("reinforce", 10, seed=3, options={"samples_per_update": 2}),
-                             single, tmp_path / name).run()
-            runs.append([(r["trial_id"], *(r[k] for k in tiny_space.labels), r["reward"]) for r in out.trajectory.rows])
-        assert runs[0] == runs[1]
+        first = SearchLoop(tiny_space, SearchSettings("tpe", 5, seed=0), single, tmp_path / "a",
+                           controllers=host).run()
+        shared = SearchLoop(tiny_space, SearchSettings("reinforce", 6, seed=1), single, tmp_path / "b",
+                            controllers=host).run()
+        assert ray.get(host.ready.remote())  # the loop leaves a host it was given running
     finally:
-        single.shutdown()
+        ray.kill(host)
+    own = SearchLoop(tiny_space, SearchSettings("reinforce", 6, seed=1), single, tmp_path / "c").run()
+    assert len(first.trajectory.rows) == 5
+
+    def configs(outcome) -> list[list[str]]:
+        return [[r[k] for k in tiny_space.labels] for r in outcome.trajectory.rows]
+
+    assert configs(shared) == configs(own)
+    assert shared.policy_config == own.policy_config
 
 
 def test_killed_evaluator_is_replaced_and_trial_retried(pool, tiny_space, tmp_path: Path) -> None:
@@ -85,7 +162,9 @@ def test_killed_evaluator_is_replaced_and_trial_retried(pool, tiny_space, tmp_pa
     failed = [(r["trial_id"], r["attempts"], r["error"]) for r in rows if r["state"] != "complete"]
     assert not failed
     assert max(r["attempts"] for r in rows) == 2
-    assert pool.replaced >= 1
+    # Two trials were queued on each killed actor: each dead actor is replaced once, not once per trial
+    # (replacing it again would kill the replacement and the retry already sent to it).
+    assert pool.replaced == 2
 
 
 def test_resume_from_checkpoint_reaches_same_budget(pool, tiny_space, tmp_path: Path) -> None:
