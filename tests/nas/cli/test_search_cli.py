@@ -68,6 +68,7 @@ def test_killed_driver_resumes_to_the_same_budget(tmp_path: Path) -> None:
     ("extra", "needle"),
     [
         (["--budget", "0"], "--budget: must be >= 1"),
+        (["--queue-depth", "0"], "--queue-depth: must be >= 1"),
         (["--tracking-uri", "http://127.0.0.1:9"], "unreachable"),
         (["--data-root", "/no/such/folder"], "/no/such/folder"),
         (["--controller", "nope"], "invalid choice"),
