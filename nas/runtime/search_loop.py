@@ -165,8 +165,6 @@ class SearchLoop:
         from ray.exceptions import RayActorError, RayError
 
         settings = self.settings
-        child = self._child_run(checkpoint)
-        metrics = MetricBuffer(self.tracker, child) if self.tracker is not None and child else None
         told = len(trajectory)
         best = max((r["reward"] for r in trajectory.rows if r["reward"] is not None), default=None)
         started = time.perf_counter() - (trajectory.rows[-1]["wall_time_s"] if trajectory.rows else 0.0)
@@ -175,9 +173,9 @@ class SearchLoop:
         # Interleaved: a round is P evaluations under the same weights, and the next round's trials are asked
         # only after its weight steps. ``round_end`` is the told count that closes the current round (a search
         # resumed exactly at a boundary runs that boundary's weight steps first).
-        round_end = settings.budget
-        if self.round_size:
-            round_end = told - told % self.round_size + (self.round_size if told % self.round_size or not told else 0)
+        round_end, size = settings.budget, self.round_size
+        if size:
+            round_end = (told // size + 1) * size if told % size or told == 0 else told
 
         def room() -> int:
             """Trials to ask now: free queue slots, never past the budget nor the round's end."""
@@ -196,6 +194,10 @@ class SearchLoop:
                 if item["trial_id"] in still_pending and told + len(in_flight) < settings.budget:
                     submit(item["trial_id"], item["config"])
 
+        if room():  # the first trials go out before the MLflow child run is made: its creation overlaps them
+            submit_trials(ray.get(controller.ask.remote(room())))
+        child = self._child_run(checkpoint)
+        metrics = MetricBuffer(self.tracker, child) if self.tracker is not None and child else None
         next_save = (told + settings.checkpoint_every, 0.0)  # (evaluations, time) before the next checkpoint
 
         def save(finished: bool = False) -> None:
@@ -210,7 +212,7 @@ class SearchLoop:
             if self.round_size and told == round_end:  # interleaved: the round's P results are all told
                 self._weight_round(controller, metrics, told)
                 round_end += self.round_size
-            if room():  # the start, a new interleaved round, or pending trials resumed from a checkpoint
+            if room():  # a new interleaved round
                 submit_trials(ray.get(controller.ask.remote(room())))
             ready, _ = ray.wait(list(in_flight), num_returns=1)
             ref = ready[0]
