@@ -78,4 +78,3 @@ def controller_host() -> Any:
     import ray
 
     return ray.remote(num_cpus=0)(ControllerHost).remote()
-
