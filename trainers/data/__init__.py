@@ -7,7 +7,7 @@ from trainers.data.dataset_splits import DatasetSplits
 from trainers.data.digits import digits_dataset
 from trainers.data.errors import DatasetError
 from trainers.data.image_folder import image_folder_dataset
-from trainers.data.loaders import make_loader, materialize
+from trainers.data.loaders import calibration_inputs, make_loader, materialize
 from trainers.data.registry import create_dataset, list_datasets, register_dataset
 from trainers.data.synthetic import synthetic_dataset
 from trainers.data.transformed_dataset import TransformedDataset
@@ -17,6 +17,7 @@ __all__ = [
     "DatasetError",
     "DatasetSplits",
     "TransformedDataset",
+    "calibration_inputs",
     "carve_validation",
     "cifar_dataset",
     "create_dataset",

@@ -49,3 +49,12 @@ def materialize(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.stack([torch.as_tensor(image) for image, _ in items])
     y = torch.as_tensor([int(label) for _, label in items], dtype=torch.int64)
     return x, y
+
+
+def calibration_inputs(dataset: Dataset, count: int, seed: int) -> torch.Tensor:
+    """``min(count, len(dataset))`` inputs of ``dataset`` drawn without replacement with ``seed`` (the same
+    images on every worker), stacked: the batch-norm recalibration set."""
+    size = len(dataset)  # type: ignore[arg-type]
+    generator = torch.Generator().manual_seed(seed)
+    indices = torch.randperm(size, generator=generator)[: max(0, min(count, size))]
+    return materialize(Subset(dataset, indices.tolist()))[0]

@@ -146,6 +146,12 @@ class EarlyExitEvaluation:
         value = resolved.validate_threshold(threshold)
         return first_exit(resolved.exits(self.scores(resolved), value))
 
+    def sample_correct(self, threshold: float, rule: str | ExitRule = "max_softmax") -> torch.Tensor:
+        """``(N,)`` bool: whether each sample's answer, from the exit it takes at ``threshold``, is right (the
+        per-sample outcomes behind ``early_exit_accuracy``, for paired intervals between models)."""
+        exit_index = self.assign(threshold, rule)
+        return self.correct.gather(0, exit_index.unsqueeze(0)).squeeze(0)
+
     def metrics(self, threshold: float, rule: str | ExitRule = "max_softmax") -> EarlyExitMetrics:
         """All metrics at ``threshold`` under ``rule``; no softmax or forward pass is recomputed."""
         resolved = resolve_exit_rule(rule)

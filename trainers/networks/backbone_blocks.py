@@ -30,7 +30,17 @@ class StemBlock(nn.Module):
 
 
 class BasicBlock(nn.Module):
-    """ResNet basic block; ``pad`` shortcuts are option A (subsample + zero channels), ``conv`` option B."""
+    """ResNet basic block; ``pad`` shortcuts are option A (subsample + zero channels), ``conv`` option B.
+
+    With ``quantized_residual`` (the default: USDN is "fully quantized", Sec. 1, where earlier work kept the
+    residual connections at full precision [15]) the block's input is quantized once, by conv1's PACT at conv1's
+    A bits, and that same k-bit tensor feeds both conv1 and the identity / option-A shortcut, so the residual
+    stream carries quantized values rather than a full-precision copy. BOPs are unchanged (Eq. 1 prices conv1
+    at k_a either way; additions are free). A projection shortcut (option B) is a conv and quantizes its own
+    input. ``quantized_residual=False`` keeps the full-precision shortcut (the ablation).
+    """
+
+    quantized_residual: bool = True
 
     def __init__(self, spec: BlockSpec, candidates: CandidatesFor, full_precision: bool) -> None:
         super().__init__()
@@ -58,8 +68,12 @@ class BasicBlock(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv2(F.relu(self.conv1(x)))
-        return F.relu(out + self.shortcut(x))
+        if not self.quantized_residual:
+            out = self.conv2(F.relu(self.conv1(x)))
+            return F.relu(out + self.shortcut(x))
+        xq = self.conv1.quantize_input(x)
+        out = self.conv2(F.relu(self.conv1(xq, prequantized=True)))
+        return F.relu(out + (self.downsample(x) if self.downsample is not None else self.shortcut(xq)))
 
 
 class DepthwiseSeparableBlock(nn.Module):

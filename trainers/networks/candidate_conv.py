@@ -41,6 +41,11 @@ class CandidateConvBN(nn.Module):
         self.active = 0
 
     def select(self, bits: BitWidth) -> None:
+        """Open the gate of the ``bits`` candidate. At full precision every candidate is the same operation, so
+        a single-candidate FP layer (the pre-training network) accepts any ``bits``."""
+        if self.full_precision and len(self.candidates) == 1:
+            self.active = 0
+            return
         self.active = self.candidates.index(bits)
 
     @property
@@ -51,8 +56,17 @@ class CandidateConvBN(nn.Module):
     def conv(self) -> QuantConv2d:
         return self.convs[self.active]  # type: ignore[return-value]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bns[self.active](self.convs[self.active](x))
+    @property
+    def bn(self) -> nn.BatchNorm2d:
+        return self.bns[self.active]  # type: ignore[return-value]
+
+    def quantize_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The active candidate's PACT quantization of ``x`` (``x`` itself at full precision)."""
+        return self.conv.act_quant(x)
+
+    def forward(self, x: torch.Tensor, prequantized: bool = False) -> torch.Tensor:
+        """conv-BN of the active candidate; ``prequantized``: ``x`` comes from :meth:`quantize_input`."""
+        return self.bns[self.active](self.convs[self.active](x, prequantized=prequantized))
 
 
 class InheritingLinear(nn.Module):

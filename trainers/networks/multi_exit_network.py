@@ -16,7 +16,7 @@ from torch import nn
 
 from spaces import BitWidth, LayerSpec, SearchSpace
 from spaces.cost import CostModel
-from trainers.networks.backbone_blocks import BLOCK_TYPES, ClassifierHead
+from trainers.networks.backbone_blocks import BLOCK_TYPES, BasicBlock, ClassifierHead
 from trainers.networks.candidate_conv import CandidateConvBN, InheritingLinear
 from trainers.networks.exit_heads import ExitHead
 
@@ -30,10 +30,11 @@ class MultiExitNetwork(nn.Module):
 
     ``exits=False`` builds a plain network without ICs (uniform-precision baselines): E = 1.
     ``full_precision=True`` disables every quantizer (the KD teacher of USDN Sec. 5).
+    ``quantized_residual`` see :class:`~trainers.networks.backbone_blocks.BasicBlock`.
     """
 
     def __init__(self, space: SearchSpace, candidates: Mapping[str, tuple[Any, ...]] | None = None,
-                 full_precision: bool = False, exits: bool = True) -> None:
+                 full_precision: bool = False, exits: bool = True, quantized_residual: bool = True) -> None:
         super().__init__()
         self.space = space
         self.full_precision = full_precision
@@ -57,7 +58,10 @@ class MultiExitNetwork(nn.Module):
             if block.kind == "head":
                 self.head = ClassifierHead(block, fixed.last_w, fixed.last_a, full_precision)
                 continue
-            self.blocks.append(BLOCK_TYPES[block.kind](block, candidates_for, full_precision))
+            module = BLOCK_TYPES[block.kind](block, candidates_for, full_precision)
+            if isinstance(module, BasicBlock):
+                module.quantized_residual = quantized_residual
+            self.blocks.append(module)
             self.block_names.append(block.name)
         cost = CostModel(space)
         self.exit_heads = nn.ModuleDict()
@@ -95,6 +99,14 @@ class MultiExitNetwork(nn.Module):
             previous = self.space.backbone.block(name).main_path[-1].name
             head.fc.inherit(head.convs[-1].active_bits.a if len(head.convs) else bits[previous].a)
         self._config = dict(config)
+
+    def active_batch_norms(self) -> list[nn.BatchNorm2d]:
+        """The BN of every candidate on the current path, active ICs' included (what a forward runs)."""
+        norms = [layer.bn for layer in self.candidate_layers().values()]
+        for index in self._active_exits:
+            head: ExitHead = self.exit_heads[_module_key(self.block_names[index])]  # type: ignore[assignment]
+            norms += [conv.bn for conv in head.convs]  # type: ignore[attr-defined]
+        return norms
 
     @property
     def config(self) -> dict[str, Any]:
@@ -134,12 +146,19 @@ def build_supernet(space: SearchSpace) -> MultiExitNetwork:
     return MultiExitNetwork(space)
 
 
+def build_pretraining_network(space: SearchSpace) -> MultiExitNetwork:
+    """The full-precision multi-exit network pre-trained before the supernet (supplement App. A): one FP
+    candidate per layer (any bit-width selects it) and an IC at every candidate location, so every IC of the
+    supernet and of any searched configuration has full-precision weights to start from."""
+    return MultiExitNetwork(space, {d.label: (d.choices[0],) for d in space.bit_dimensions}, full_precision=True)
+
+
 def build_network(space: SearchSpace, config: Mapping[str, Any], *, full_precision: bool = False,
-                  exits: bool = True) -> MultiExitNetwork:
+                  exits: bool = True, quantized_residual: bool = True) -> MultiExitNetwork:
     """The single network of ``config`` (retraining, KD student; ``full_precision`` for the teacher)."""
     config = space.validate(config)
     net = MultiExitNetwork(space, {label: (value,) for label, value in config.items()},
-                           full_precision=full_precision, exits=exits)
+                           full_precision=full_precision, exits=exits, quantized_residual=quantized_residual)
     return net
 
 

@@ -27,8 +27,10 @@ class QuantConv2d(BitSwitchable, nn.Conv2d):
         super().__init__(*args, **kwargs)
         self._init_bits(w_bits, a_bits, alpha_init)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._conv_forward(self.act_quant(x), dorefa_weight(self.weight, self.w_bits), self.bias)
+    def forward(self, x: torch.Tensor, prequantized: bool = False) -> torch.Tensor:
+        """``prequantized``: ``x`` is already ``act_quant(x)`` (a block that shares it with its shortcut)."""
+        return self._conv_forward(x if prequantized else self.act_quant(x), dorefa_weight(self.weight, self.w_bits),
+                                  self.bias)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, {self.bits_repr()}"

@@ -14,7 +14,13 @@ from torch.utils.data import DataLoader
 
 from spaces import Config, SearchSpace
 from trainers.data import DatasetSplits, make_loader, materialize
-from trainers.networks import MultiExitNetwork, build_network
+from trainers.networks import (
+    MultiExitNetwork,
+    build_network,
+    build_pretraining_network,
+    initialise_from,
+    start_from_full_precision,
+)
 from trainers.retraining.retrain_settings import RetrainSettings
 from trainers.retraining.stage_checkpoint import StageCheckpoint, StateDict
 from trainers.retraining.test_metrics import row_at, test_metrics
@@ -77,6 +83,23 @@ def _network(space: SearchSpace, config: Config, seed: int, full_precision: bool
     return build_network(space, config, full_precision=full_precision)
 
 
+CALIBRATION_BATCHES = 4
+"""Training batches whose full-precision activations set a quantized network's initial PACT alphas."""
+
+
+def calibration_batches(splits: DatasetSplits, batch_size: int, seed: int) -> list[torch.Tensor]:
+    """The first :data:`CALIBRATION_BATCHES` shuffled training batches of ``seed`` (inputs only)."""
+    loader = make_loader(splits.train, batch_size, shuffle=True, seed=seed)
+    return [x for (x, _), _ in zip(loader, range(CALIBRATION_BATCHES), strict=False)]
+
+
+def pretrained_network(space: SearchSpace, state: StateDict) -> MultiExitNetwork:
+    """The FP pre-training network (``build_pretraining_network``) holding ``state``."""
+    net = build_pretraining_network(space)
+    net.load_state_dict(state)
+    return net
+
+
 def retrain_winner(
     space: SearchSpace,
     config: Mapping[str, Any],
@@ -86,20 +109,26 @@ def retrain_winner(
     device: torch.device | None = None,
     on_epoch: StageEpochCallback | None = None,
     checkpoint_dir: Path | None = None,
+    pretrained: StateDict | None = None,
 ) -> RetrainResult:
     """Retrain ``config`` on ``splits.train`` and test every stage on ``splits.test``.
 
-    (1) FP teacher ``build_network(full_precision=True)`` with multi-exit CE (Eq. 4); (2) quantized KD
-    student with IC-wise KD from the teacher (Eq. 11, T and alpha from ``settings``); (3) if
-    ``settings.ce_student``, a CE-only student with the KD student's initialisation, data order and
-    schedule (USDN Sec. 7.1). With ``checkpoint_dir`` every epoch is checkpointed and a new call with the
-    same arguments resumes: finished stages are loaded, the stage in progress continues at its epoch.
+    (1) FP teacher ``build_network(full_precision=True)`` with multi-exit CE (Eq. 4), starting from the FP
+    pre-trained network ``pretrained`` (its ICs at the config's locations) when given, else from random;
+    (2) quantized KD student with IC-wise KD from the teacher (Eq. 11, T and alpha from ``settings``),
+    fine-tuned from the trained teacher's weights with PACT alphas fitted to its activations (App. A: QAT
+    refines a pre-trained FP network); (3) if ``settings.ce_student``, a CE-only student with the KD
+    student's initialisation, data order and schedule (USDN Sec. 7.1). With ``checkpoint_dir`` every epoch
+    is checkpointed and a new call with the same arguments resumes: finished stages are loaded, the stage
+    in progress continues at its epoch. Test metrics carry per-sample correctness at the space's threshold.
     """
     settings = settings or RetrainSettings()
     config = space.validate(config)
     device = device or default_device()
     started = time.perf_counter()
-    store = StageCheckpoint(checkpoint_dir, _fingerprint(space, config, splits, settings))
+    fingerprint = _fingerprint(space, config, splits, settings) + f"|from_fp={pretrained is not None}"
+    store = StageCheckpoint(checkpoint_dir, fingerprint)
+    calibration = calibration_batches(splits, settings.student.batch_size, settings.seed)
 
     def train_stage(stage: str, net: MultiExitNetwork, schedule: TrainingSchedule,
                     teacher: MultiExitNetwork | None = None) -> None:
@@ -121,15 +150,18 @@ def retrain_winner(
     states: dict[str, StateDict] = {}
     logs: dict[str, list[dict[str, float]]] = {}
     nets: dict[str, MultiExitNetwork] = {TEACHER: _network(space, config, settings.seed, full_precision=True)}
+    if pretrained is not None:
+        initialise_from(nets[TEACHER], pretrained_network(space, pretrained))
     train_stage(TEACHER, nets[TEACHER], settings.teacher)
-    nets[KD_STUDENT] = _network(space, config, settings.seed + 1, full_precision=False)
-    train_stage(KD_STUDENT, nets[KD_STUDENT], settings.student, teacher=nets[TEACHER])
-    if settings.ce_student:
-        nets[CE_STUDENT] = _network(space, config, settings.seed + 1, full_precision=False)
-        train_stage(CE_STUDENT, nets[CE_STUDENT], settings.student)
+    student_stages = [KD_STUDENT, CE_STUDENT] if settings.ce_student else [KD_STUDENT]
+    for stage in student_stages:
+        nets[stage] = _network(space, config, settings.seed + 1, full_precision=False)
+        start_from_full_precision(nets[stage], nets[TEACHER].to(device), calibration, settings.seed)
+        train_stage(stage, nets[stage], settings.student, teacher=nets[TEACHER] if stage == KD_STUDENT else None)
 
     inputs, labels = materialize(splits.test)
     metrics = {stage: test_metrics(net, space, config, inputs, labels, settings.thresholds, settings.rule,
-                                   device=device) for stage, net in nets.items()}
+                                   device=device, correct_at=space.budget.threshold)
+               for stage, net in nets.items()}
     return RetrainResult(config=config, states=states, logs=logs, metrics=metrics,
                          wall_seconds=time.perf_counter() - started)

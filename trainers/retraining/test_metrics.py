@@ -30,6 +30,7 @@ def test_metrics(
     *,
     batch_size: int = 1024,
     device: torch.device | None = None,
+    correct_at: float | None = None,
 ) -> dict[str, Any]:
     """Metrics of ``net`` (built for ``config``) on ``inputs`` / ``labels``, as plain types.
 
@@ -40,7 +41,8 @@ def test_metrics(
     :meth:`EarlyExitMetrics.as_row` per threshold: ``ee_acc``, ``expected_bops`` (Eq. 8), ``failure_bops``
     (Eq. 10), ``exit_rate_i``, ``exit_cost_i`` = ER_i * ToClassifier(i) (supplement Table I), ...).
     A network without ICs (uniform baselines) has E = 1: every row's accuracy is its accuracy and its
-    expected BOPs its static BOPs.
+    expected BOPs its static BOPs. With ``correct_at`` the output also holds ``correct``: one 0/1 per test
+    sample, whether its early-exit answer at that threshold is right (for paired confidence intervals).
     """
     config = space.validate(config)
     if isinstance(net, MultiExitNetwork) and net.config != config:
@@ -67,7 +69,12 @@ def test_metrics(
         for i, (acc, ece, mce) in enumerate(zip(evaluation.per_exit_accuracy, evaluation.per_exit_ece,
                                                 evaluation.per_exit_mce, strict=True))
     ]
+    extra: dict[str, Any] = {}
+    if correct_at is not None:
+        extra = {"correct_threshold": float(correct_at),
+                 "correct": [int(v) for v in evaluation.sample_correct(correct_at, rule).cpu().tolist()]}
     return {
+        **extra,
         "rule": rule,
         "num_samples": int(evaluation.num_samples),
         "num_exits": int(num_exits),

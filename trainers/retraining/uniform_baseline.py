@@ -13,7 +13,7 @@ import torch
 
 from spaces import BitWidth, Config, SearchSpace
 from trainers.data import DatasetSplits, make_loader, materialize
-from trainers.networks import uniform_network
+from trainers.networks import start_from_full_precision, uniform_network
 from trainers.retraining.retrain_settings import DEFAULT_THRESHOLDS
 from trainers.retraining.stage_checkpoint import StageCheckpoint, StateDict
 from trainers.retraining.test_metrics import test_metrics
@@ -60,21 +60,30 @@ def train_uniform_baseline(
     device: torch.device | None = None,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     checkpoint_dir: Path | None = None,
+    pretrained: StateDict | None = None,
 ) -> BaselineResult:
     """Train :func:`uniform_network` ``(space, bits)`` with CE on ``splits.train`` and test it on ``splits.test``.
 
-    Accuracy is the single classifier's top-1 and BOPs the static BOPs (``CostModel.static_bops``).
-    ``checkpoint_dir`` makes it resumable as :func:`retrain_winner`.
+    With ``pretrained`` (the FP pre-trained multi-exit network) the baseline is fine-tuned from its backbone,
+    PACT alphas fitted to its activations, as the searched students are from their teacher; otherwise it
+    starts from random. Accuracy is the single classifier's top-1 and BOPs the static BOPs
+    (``CostModel.static_bops``). ``checkpoint_dir`` makes it resumable as :func:`retrain_winner`.
     """
+    from trainers.retraining.retrain_winner import calibration_batches, pretrained_network
+
     target = BitWidth(*bits)
     device = device or default_device()
     started = time.perf_counter()
     torch.manual_seed(seed)
     net = uniform_network(space, target)
+    if pretrained is not None:
+        start_from_full_precision(net, pretrained_network(space, pretrained),
+                                  calibration_batches(splits, schedule.batch_size, seed), seed)
     config = net.config
     loader = make_loader(splits.train, schedule.batch_size, shuffle=True, seed=seed)
     sizes = tuple(len(part) for part in (splits.train, splits.val, splits.test))  # type: ignore[arg-type]
-    store = StageCheckpoint(checkpoint_dir, repr((space.name, tuple(target), splits.name, sizes, schedule, seed)))
+    store = StageCheckpoint(checkpoint_dir, repr((space.name, tuple(target), splits.name, sizes, schedule, seed,
+                                                  pretrained is not None)))
 
     def run(resume: LoopCheckpoint | None, save: Callable[[LoopCheckpoint], None]) -> TrainingLog:
         return train_network(net, loader, schedule, device=device, on_epoch=on_epoch, resume=resume,
@@ -82,6 +91,7 @@ def train_uniform_baseline(
 
     done = store.run(f"baseline_w{target.w}a{target.a}", net, run, generator=loader.generator)
     inputs, labels = materialize(splits.test)
-    metrics = test_metrics(net.to(device), space, config, inputs, labels, DEFAULT_THRESHOLDS, device=device)
+    metrics = test_metrics(net.to(device), space, config, inputs, labels, DEFAULT_THRESHOLDS, device=device,
+                           correct_at=space.budget.threshold)
     return BaselineResult(bits=target, config=config, state=done.state, log=done.log, metrics=metrics,
                           wall_seconds=time.perf_counter() - started)

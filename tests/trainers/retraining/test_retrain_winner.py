@@ -99,7 +99,8 @@ def test_saved_kd_student_reloads_and_reproduces_test_metrics(tmp_path: Path, ti
     assert loaded.kind == "kd_student" and loaded.space_source == "tiny-digits"
     assert loaded.config == result.config and nan_equal(loaded.metrics, logged) and not loaded.net.training
     inputs, labels = materialize(splits.test)
-    again = compute_test_metrics(loaded.net, loaded.space, loaded.config, inputs, labels, SETTINGS.thresholds)
+    again = compute_test_metrics(loaded.net, loaded.space, loaded.config, inputs, labels, SETTINGS.thresholds,
+                                 correct_at=loaded.space.budget.threshold)
     assert nan_equal(again, logged)  # exact: same accuracy, ECE and sweep
 
 
