@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from nas.controllers import create_controller
     from nas.runtime.data_spec import DataSpec
+    from nas.runtime.ray_session import loopback_node_ip
     from nas.runtime.search_loop import SearchSettings
     from spaces import load_space
     from trainers.networks import build_supernet
@@ -172,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
                                                           "samples_per_class": args.samples_per_class})
     val_images = len(data.load().val)
     variants = ["ray-1", "ray-2"] + ([] if args.no_plain else ["plain-1", "plain-2"])
-    ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    with loopback_node_ip():  # as nas does: every Ray listener on 127.0.0.1
+        ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
     tracker = None
     results: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     with tempfile.TemporaryDirectory(prefix="nas-bench-") as tmp:

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from spaces.backbones import Backbone, ExitHeadSpec, create_backbone
+from spaces.dataset_options import DEFAULT_DATASET, check_backbone_fits, check_dataset_section, dataset_geometry
 from spaces.dimensions import BitWidth, BitWidthChoice, Budget, ExitLocation, as_bit_width, check_bits
 from spaces.errors import SpaceError
 from spaces.search_space import FixedBits, SearchSpace
@@ -154,7 +155,12 @@ def parse_space(raw: Any, source: str = "<space>") -> SearchSpace:
         fc_w, fc_a = _bit_pair_or_inherit(exits_raw.get("fc_bits", [8, INHERIT]), "exits.fc_bits", source)
         head = ExitHeadSpec(exits_raw.get("head", "sdn"), int(exits_raw.get("pool_size", 4)),
                             exits_raw.get("target_size"))
-        dataset = _mapping(top.get("dataset"), "dataset", source)
+        dataset = check_dataset_section(_mapping(top.get("dataset"), "dataset", source), source)
+        if dataset:
+            name = dataset.get("name", DEFAULT_DATASET)
+            geometry = dataset_geometry(name, dataset)
+            if geometry is not None:
+                check_backbone_fits(backbone, name, *geometry, source=source)
         return SearchSpace(
             name=str(top["name"]),
             backbone=backbone,

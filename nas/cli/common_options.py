@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import math
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nas.errors import UserError
@@ -27,6 +29,60 @@ positive_int = _int_at_least(1)
 non_negative_int = _int_at_least(0)
 
 
+def finite_float(low: float | None = None, high: float | None = None, *, low_open: bool = False,
+                 high_open: bool = False) -> Callable[[str], float]:
+    """An argparse ``type``: a finite float within ``[low, high]`` (either end open or absent); ``nan``, ``inf``
+    and numbers out of range are usage errors naming the range."""
+    left = "" if low is None else ("> " if low_open else ">= ") + f"{low:g}"
+    right = "" if high is None else ("< " if high_open else "<= ") + f"{high:g}"
+    wanted = " and ".join(part for part in (left, right) if part)
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number{' ' + wanted if wanted else ''}, got {text}")
+        below = low is not None and (value <= low if low_open else value < low)
+        above = high is not None and (value >= high if high_open else value > high)
+        if below or above:
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
+        return value
+
+    return parse
+
+
+positive_float = finite_float(0.0, low_open=True)
+non_negative_float = finite_float(0.0)
+unit_float = finite_float(0.0, 1.0)
+
+
+def runs_dir_path(text: str) -> Path:
+    """An argparse ``type`` for ``--runs-dir``: an existing writable folder, or a path that can be made under
+    the nearest existing folder above it; a file or a read-only folder is a usage error."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty path")
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a file, expected a folder for run folders")
+    existing = next((p for p in (path.absolute(), *path.absolute().parents) if p.exists()), Path("/"))
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is under {existing}, which is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{existing} is read-only: the run folders cannot be written there")
+    return path
+
+
+def check_distinct(flag: str, values: Sequence[object]) -> None:
+    """``values`` of a repeatable ``flag`` name each thing once; a repeat would run the same work twice."""
+    seen: set[object] = set()
+    for value in values:
+        if value in seen:
+            raise UserError(f"{flag} lists {value} twice: it would run the same search twice")
+        seen.add(value)
+
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("where it runs and what it records")
     group.add_argument("--data-root", metavar="PATH",
@@ -42,13 +98,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                        help="join a Ray cluster ('auto' on a cluster node, or ray://HOST:10001); default: local Ray")
     group.add_argument("--num-cpus", type=positive_int, metavar="N",
                        help="CPUs for a local Ray (default: all cores)")
-    group.add_argument("--runs-dir", type=Path, default=Path("nas-runs"), metavar="DIR",
+    group.add_argument("--runs-dir", type=runs_dir_path, default="nas-runs", metavar="DIR",
                        help="folder for checkpoints and supernet weights (default: ./nas-runs)")
     group.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def tracking_uri(args: argparse.Namespace) -> str:
-    return args.tracking_uri or default_tracking_uri()
+    return default_tracking_uri() if args.tracking_uri is None else args.tracking_uri
 
 
 def check_workers(workers: int, num_cpus: int | None) -> None:

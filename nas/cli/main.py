@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from nas.cli import run_command, search_command, spaces_command
 from nas.errors import UserError
+from nas.runtime.interrupts import interrupts_as_keyboard_interrupt
 from spaces.errors import SpaceError
+
+WORK_COMMANDS = ("search", "compare", "run")
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -35,28 +39,55 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [UserError, SpaceError]
-    try:
-        from trainers.data.errors import DatasetError
-
-        errors.append(DatasetError)
-    except ImportError:  # pragma: no cover - trainers not installed
-        pass
+    datasets = sys.modules.get("trainers.data.errors")  # not imported: no DatasetError raised (and no torch import)
+    if datasets is not None:
+        errors.append(datasets.DatasetError)
     return tuple(errors)
 
 
+def _open_runs() -> set[str]:
+    module = sys.modules.get("nas.tracking.mlflow_tracker")
+    return module.open_run_ids() if module is not None else set()
+
+
+def _end_open_runs(status: str, before: set[str]) -> list[str]:
+    """End the MLflow runs this command opened and left open (none unless it imported the tracker)."""
+    module = sys.modules.get("nas.tracking.mlflow_tracker")
+    return module.end_open_runs(status, keep=before) if module is not None else []
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``nas`` command. Exit status: 0 done, 2 bad input (one line on stderr, MLflow runs the command
+    started marked FAILED), 130 / 143 interrupted by SIGINT / SIGTERM (runs marked KILLED; checkpoints and Ray
+    cleaned up on the way out, so the run resumes with ``--resume``)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args) or 0)
-    except _user_errors() as exc:
-        print(f"nas: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("nas: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
+    before = _open_runs()
+    with interrupts_as_keyboard_interrupt():
+        try:
+            code = int(args.handler(args) or 0)
+        except _user_errors() as exc:
+            _end_open_runs("FAILED", before)
+            print(f"nas: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", signal.SIGINT)
+            ended = _end_open_runs("KILLED", before)
+            resume = (f"; MLflow run {ended[-1]} marked KILLED, continue it with: nas {args.command} --resume "
+                      f"{ended[-1]}" if ended and args.command in WORK_COMMANDS else "")
+            print(f"nas: interrupted by {signal.Signals(signum).name}{resume}", file=sys.stderr)
+            return 128 + signum
+        except BrokenPipeError:
+            return 0
+        except BaseException:
+            _end_open_runs("FAILED", before)
+            raise
+        _end_open_runs("FINISHED", before)
+        return code
 
 
 if __name__ == "__main__":

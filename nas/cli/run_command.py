@@ -6,7 +6,17 @@ import argparse
 import time
 from pathlib import Path
 
-from nas.cli.common_options import add_run_options, check_workers, non_negative_int, positive_int, tracking_uri
+from nas.cli.common_options import (
+    add_run_options,
+    check_distinct,
+    check_workers,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    tracking_uri,
+    unit_float,
+)
 from nas.controllers import list_controllers
 from nas.errors import UserError
 
@@ -30,9 +40,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="evaluations per controller (default: 60)")
     run.add_argument("--workers", type=positive_int, default=2, metavar="W", help="evaluator actors (default: 2)")
     run.add_argument("--seed", type=non_negative_int, default=0)
-    run.add_argument("--tradeoff", type=float, metavar="TR", help="trade-off tr of USDN Eq. 7 (default: the space's)")
+    run.add_argument("--tradeoff", type=non_negative_float, metavar="TR",
+                     help="trade-off tr of USDN Eq. 7 (default: the space's)")
     run.add_argument("--supernet-epochs", type=positive_int, default=15, metavar="E")
-    run.add_argument("--supernet-lr", type=float, default=0.02, metavar="LR")
+    run.add_argument("--supernet-lr", type=positive_float, default=0.02, metavar="LR")
     run.add_argument("--winners", choices=["top-k", "pareto"], default="top-k",
                      help="what to retrain: the top-k of each controller or the Pareto front (default: top-k)")
     run.add_argument("--top-k", type=positive_int, default=1, metavar="K", help="winners per controller (default 1)")
@@ -40,8 +51,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="retrain at most N distinct winners, best reward first (default 1)")
     run.add_argument("--teacher-epochs", type=positive_int, default=15, metavar="E")
     run.add_argument("--student-epochs", type=positive_int, default=15, metavar="E")
-    run.add_argument("--temperature", type=float, default=2.0, help="KD temperature T of Eq. 11 (default 2)")
-    run.add_argument("--alpha", type=float, default=0.3, help="KD balance alpha of Eq. 11 (default 0.3)")
+    run.add_argument("--temperature", type=positive_float, default=2.0, help="KD temperature T of Eq. 11 (default 2)")
+    run.add_argument("--alpha", type=unit_float, default=0.3, help="KD balance alpha of Eq. 11 (default 0.3)")
     run.add_argument("--baselines", nargs="*", default=["4,4", "3,3"], metavar="W,A",
                      help="uniform-precision QAT baselines (default: 4,4 3,3; none with an empty list)")
     run.add_argument("--resume", metavar="RUN", help="continue the run RUN (its MLflow run id)")
@@ -58,11 +69,12 @@ def _bits(text: str) -> tuple[int, int]:
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
+    from nas.cli.resume import resume_job
     from nas.cli.search_command import _where
     from nas.pipeline.comparison import write_comparison
     from nas.pipeline.retrain_stage import run_retrain_stage
     from nas.pipeline.run_report import write_run_report
-    from nas.pipeline.search_job import SearchJob, load_job, resolve_data, run_search_job
+    from nas.pipeline.search_job import SearchJob, resolve_data, run_search_job
     from nas.pipeline.winners import select_winners
     from nas.runtime.ray_session import ray_session
     from nas.runtime.search_loop import SearchSettings
@@ -77,6 +89,8 @@ def run_pipeline(args: argparse.Namespace) -> int:
     if not 0 <= args.alpha <= 1 or args.temperature <= 0:
         raise UserError("--alpha must lie in [0, 1] and --temperature be > 0")
     check_workers(args.workers, args.num_cpus)
+    check_distinct("--controllers", args.controllers)
+    check_distinct("--baselines", args.baselines)
     space = load_space(args.space)
     baselines = [_bits(b) for b in args.baselines]
     for bits in baselines:
@@ -84,8 +98,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
             raise UserError(f"baseline W{bits[0]}A{bits[1]} is not a bit-width choice of space {space.name!r}")
     tracker = MlflowTracker(tracking_uri(args))
     if args.resume:
-        job = load_job(args.runs_dir, args.resume)
-        tracker.run_info(args.resume)
+        job = resume_job(args.runs_dir, args.resume, tracker, "run")
     else:
         searches = [SearchSettings(c, args.budget, args.seed, args.tradeoff) for c in args.controllers]
         source = str(Path(args.space).resolve()) if Path(args.space).exists() else args.space

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nas.cli.common_options import add_run_options, check_workers, non_negative_int, positive_int, tracking_uri
+from nas.cli.common_options import (
+    add_run_options,
+    check_distinct,
+    check_workers,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    tracking_uri,
+)
 from nas.cli.formatting import si
 from nas.controllers import list_controllers
 from nas.errors import UserError
@@ -18,11 +27,12 @@ def _add_search_options(parser: argparse.ArgumentParser) -> None:
                         help="evaluations per search (default: 50)")
     parser.add_argument("--workers", type=positive_int, default=1, metavar="W",
                         help="evaluator actors running in parallel (default: 1)")
-    parser.add_argument("--tradeoff", type=float, action="append", metavar="TR",
+    parser.add_argument("--tradeoff", type=non_negative_float, action="append", metavar="TR",
                         help="trade-off ratio tr of USDN Eq. 7 (repeatable; default: the space's)")
     parser.add_argument("--supernet-epochs", type=positive_int, default=10, metavar="E",
                         help="epochs of uniform-path supernet training before searching (default: 10)")
-    parser.add_argument("--supernet-lr", type=float, default=0.02, metavar="LR", help="supernet SGD learning rate")
+    parser.add_argument("--supernet-lr", type=positive_float, default=0.02, metavar="LR",
+                        help="supernet SGD learning rate (default: 0.02)")
     parser.add_argument("--samples-per-update", type=positive_int, metavar="P",
                         help="REINFORCE: samples P per policy update (USDN Eq. 6; default 8)")
     parser.add_argument("--mode", choices=["frozen", "interleaved"], default="frozen",
@@ -82,9 +92,9 @@ def _job(args: argparse.Namespace, controllers: list[str], seeds: list[int], kin
         raise UserError("give a SPACE (a preset name or YAML file), or --resume RUN")
     space = load_space(args.space)
     tradeoffs = args.tradeoff or [None]
-    for tr in tradeoffs:
-        if tr is not None and tr < 0:
-            raise UserError(f"--tradeoff must be >= 0, got {tr}")
+    check_distinct("--tradeoff", tradeoffs)
+    check_distinct("--controllers", controllers)
+    check_distinct("--seeds", seeds)
     check_workers(args.workers, args.num_cpus)
     options = {"samples_per_update": args.samples_per_update} if args.samples_per_update else {}
     if args.mode == "interleaved" and any(c != "reinforce" for c in controllers):
@@ -99,16 +109,15 @@ def _job(args: argparse.Namespace, controllers: list[str], seeds: list[int], kin
 
 
 def _execute(args: argparse.Namespace, make_job):  # type: ignore[no-untyped-def]
-    from nas.pipeline.search_job import load_job, run_search_job
-    from nas.runtime.ray_session import ray_session
+    """Check everything (URI, space, data, or the run folder to resume), then run; nothing is recorded before."""
     from nas.tracking.mlflow_tracker import MlflowTracker
 
-    tracker = MlflowTracker(tracking_uri(args))
-    if args.resume:
-        job = load_job(args.runs_dir, args.resume)
-        tracker.run_info(args.resume)
-    else:
-        job = make_job()
+    tracker = MlflowTracker(tracking_uri(args))  # checks the URI (before torch is imported); the store opens on use
+    from nas.cli.resume import resume_job
+    from nas.pipeline.search_job import run_search_job
+    from nas.runtime.ray_session import ray_session
+
+    job = resume_job(args.runs_dir, args.resume, tracker, args.command) if args.resume else make_job()
     with ray_session(args.address, args.num_cpus):
         return job, tracker, run_search_job(job, args.runs_dir, tracker, resume_run=args.resume,
                                             progress=not args.quiet)

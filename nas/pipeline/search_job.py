@@ -22,9 +22,11 @@ import torch
 
 from nas.errors import UserError
 from nas.runtime.data_spec import DataSpec
+from nas.runtime.run_folder import find_run, load_weights, read_job
 from nas.runtime.search_loop import SearchLoop, SearchOutcome, SearchSettings
 from spaces import SearchSpace, load_space
-from trainers.storage.atomic_files import atomic_write, atomic_write_json, read_json
+from spaces.dataset_options import check_backbone_fits
+from trainers.storage.atomic_files import atomic_write, atomic_write_json
 from trainers.training import TrainingSchedule
 
 JOB_FILE = "job.json"
@@ -75,7 +77,9 @@ def resolve_data(space: SearchSpace, dataset: str | None, data_root: str | None,
     if root is not None and not Path(root).exists():
         raise UserError(f"dataset path {root} does not exist (--data-root)")
     spec = DataSpec(name, root, seed, options)
-    spec.load()  # fail fast, on the driver, with a clear DatasetError
+    splits = spec.load()  # fail fast, on the driver, with a clear DatasetError
+    check_backbone_fits(space.backbone, name, splits.num_classes, splits.in_channels, splits.input_size,
+                        source=space.source or None)
     return spec
 
 
@@ -117,7 +121,8 @@ def _save_supernet(folder: Path, state: dict[str, torch.Tensor]) -> None:
 
 
 def load_supernet(folder: Path) -> dict[str, torch.Tensor]:
-    return torch.load(folder / SUPERNET_FILE, map_location="cpu", weights_only=True)
+    """Weights of a run folder (``weights_only=True``); a damaged file is a one-line UserError naming it."""
+    return load_weights(folder / SUPERNET_FILE)
 
 
 def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resume_run: str | None = None,
@@ -199,11 +204,9 @@ def _largest_node_cpus() -> float:
 
 
 def load_job(runs_dir: Path, run: str) -> SearchJob:
-    folder = runs_dir / run
-    if not (folder / JOB_FILE).exists():
-        raise UserError(f"no run {run!r} under {runs_dir} (expected {folder / JOB_FILE}); "
-                        "pass --runs-dir if the run was started elsewhere")
-    return SearchJob.from_json(read_json(folder / JOB_FILE))
+    """The job of run ``run`` under ``runs_dir``, its ``job.json`` validated (:mod:`nas.runtime.run_folder`);
+    :func:`nas.cli.resume.resume_job` also checks everything else a resume reads."""
+    return read_job(find_run(runs_dir, run), SearchJob.from_json)
 
 
 def _job_params(job: SearchJob) -> dict[str, Any]:

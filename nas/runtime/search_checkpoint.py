@@ -13,7 +13,7 @@ from typing import Any
 
 from nas.tracking.trajectory import Trajectory
 from spaces import SearchSpace
-from trainers.storage.atomic_files import atomic_write_json, read_json
+from trainers.storage.atomic_files import atomic_write_json
 
 CHECKPOINT = "checkpoint.json"
 TRAJECTORY = "trajectory.parquet"
@@ -41,9 +41,10 @@ class SearchCheckpoint:
 
     @classmethod
     def load(cls, folder: str | Path, space: SearchSpace) -> tuple[SearchCheckpoint, Trajectory]:
-        folder = Path(folder)
-        checkpoint = cls(**read_json(folder / CHECKPOINT))
-        path = folder / TRAJECTORY
-        trajectory = Trajectory.read(space, path) if path.exists() else Trajectory(space)
-        trajectory.rows = trajectory.rows[: checkpoint.evaluations]
-        return checkpoint, trajectory
+        """The checkpoint of ``folder`` and its trajectory cut to the checkpoint's evaluations, both validated
+        by :func:`nas.runtime.run_folder.read_search` (a one-line UserError naming the file otherwise)."""
+        from nas.runtime.run_folder import read_checkpoint, read_search
+
+        record = read_search(Path(folder), space)
+        checkpoint = record.checkpoint or read_checkpoint(Path(folder) / CHECKPOINT)
+        return checkpoint, record.trajectory

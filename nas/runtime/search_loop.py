@@ -19,6 +19,7 @@ is deterministic for a seed at any depth.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from typing import Any
 from nas.controllers import TrialResult
 from nas.runtime.controller_actor import controller_host
 from nas.runtime.evaluator_pool import EvaluatorPool
+from nas.runtime.interrupts import deferred_interrupts
+from nas.runtime.run_folder import read_search
 from nas.runtime.search_checkpoint import SearchCheckpoint
 from nas.tracking.metric_buffer import MetricBuffer
 from nas.tracking.trajectory import Trajectory
@@ -119,13 +122,10 @@ class SearchLoop:
 
     # -- set-up ----------------------------------------------------------------------------------
     def _restore(self) -> tuple[SearchCheckpoint | None, Trajectory]:
-        if SearchCheckpoint.exists(self.folder):
-            checkpoint, trajectory = SearchCheckpoint.load(self.folder, self.space)
-            saved = checkpoint.settings
-            if saved.get("controller") != self.settings.controller or saved.get("seed") != self.settings.seed:
-                raise ValueError(f"checkpoint in {self.folder} is for {saved}, not {asdict(self.settings)}")
-            return checkpoint, trajectory
-        return None, Trajectory(self.space)
+        """The validated checkpoint and trajectory of this search's folder (:func:`read_search`): a one-line
+        UserError naming the file for anything corrupted, inconsistent or written for other settings."""
+        record = read_search(self.folder, self.space, self.settings)
+        return record.checkpoint, record.trajectory
 
     def _child_run(self, checkpoint: SearchCheckpoint | None) -> str | None:
         if self.tracker is None:
@@ -136,7 +136,8 @@ class SearchLoop:
         params = {"controller": self.settings.controller, "seed": self.settings.seed, "budget": self.settings.budget,
                   "tradeoff": self.budget.tradeoff, "target_bops": self.budget.target_bops,
                   "threshold": self.budget.threshold, "workers": self.pool.size,
-                  "queue_depth": self.settings.queue_depth, "space": self.space.name,
+                  "queue_depth": self.settings.queue_depth, "space": self.space.name, "mode": self.settings.mode,
+                  **({"weight_steps": self.settings.weight_steps} if self.settings.mode == "interleaved" else {}),
                   **{f"option.{k}": v for k, v in self.settings.options.items()}}
         return self.tracker.start_run(self.experiment, self.settings.key, params, parent_run_id=self.parent_run_id,
                                       tags={"nas.kind": "search", "nas.controller": self.settings.controller})
@@ -146,8 +147,8 @@ class SearchLoop:
         import ray
 
         checkpoint, trajectory = self._restore()
-        if checkpoint is not None and checkpoint.finished:
-            return self._outcome(trajectory, checkpoint.child_run_id, None)
+        if checkpoint is not None and checkpoint.finished:  # recorded in MLflow when it finished
+            return self._outcome(trajectory, checkpoint.child_run_id, None, record=False)
         settings = self.settings
         owned = self.controllers is None
         controller = controller_host() if owned else self.controllers
@@ -197,60 +198,76 @@ class SearchLoop:
         if room():  # the first trials go out before the MLflow child run is made: its creation overlaps them
             submit_trials(ray.get(controller.ask.remote(room())))
         child = self._child_run(checkpoint)
-        metrics = MetricBuffer(self.tracker, child) if self.tracker is not None and child else None
+        # Metric steps reach MLflow only with the checkpoint that covers them (``hold``; a save is made at least
+        # every ``metrics.seconds``), so MLflow never holds a step that a resumed search would log again.
+        metrics = MetricBuffer(self.tracker, child, hold=True) if self.tracker is not None and child else None
         next_save = (told + settings.checkpoint_every, 0.0)  # (evaluations, time) before the next checkpoint
 
-        def save(finished: bool = False) -> None:
+        def save(finished: bool = False, timeout: float | None = None) -> None:
             pending = [{"trial_id": t, "config": c} for t, c in in_flight.values()]
-            state = ray.get(controller.state_dict.remote())
-            SearchCheckpoint(asdict(settings), state, len(trajectory), pending, child, finished).save(
-                self.folder, trajectory)
-            if metrics is not None:
-                metrics.flush()
+            state = ray.get(controller.state_dict.remote(), timeout=timeout)
+            with deferred_interrupts():
+                SearchCheckpoint(asdict(settings), state, len(trajectory), pending, child, finished).save(
+                    self.folder, trajectory)
+                if metrics is not None:
+                    metrics.flush()
 
-        while told < settings.budget:
-            if self.round_size and told == round_end:  # interleaved: the round's P results are all told
-                self._weight_round(controller, metrics, told)
-                round_end += self.round_size
-            if room():  # a new interleaved round
-                submit_trials(ray.get(controller.ask.remote(room())))
-            ready, _ = ray.wait(list(in_flight), num_returns=1)
-            ref = ready[0]
-            trial_id, config_text = in_flight.pop(ref)
-            submission = self.pool.release(ref)
-            try:
-                out = ray.get(ref)
-            except RayActorError as exc:  # the worker died: replace it and evaluate the same trial again
-                retry = self.pool.retry(submission)
-                if retry is not None:
-                    in_flight[retry] = (trial_id, config_text)
-                    continue
-                out = {"metrics": {}, "error": f"worker lost {submission.attempts} times: {exc}".splitlines()[0],
-                       "eval_time_s": 0.0, "worker_id": "lost"}
-            except RayError as exc:
-                out = {"metrics": {}, "error": f"{type(exc).__name__}: {exc}".splitlines()[0], "eval_time_s": 0.0,
-                       "worker_id": "lost"}
-            out["attempts"] = submission.attempts
-            result = self._result(out)
-            told += 1
-            # The critical path: the result told and the next trials queued before any bookkeeping.
-            submit_trials(ray.get(controller.tell_and_ask.remote(trial_id, result, room())))
-            if result.is_complete and (best is None or result.reward > best):  # type: ignore[operator]
-                best = result.reward
-            row = self._row(told - 1, trial_id, config_text, out, result, best, time.perf_counter() - started)
-            trajectory.append(row)
-            if metrics is not None:
-                step_metrics = {k: out["metrics"].get(k) for k in ("reward", "ee_accuracy", "expected_bops")}
-                step_metrics["best_reward"] = best
-                step_metrics["failed"] = 0.0 if result.is_complete else 1.0
-                metrics.add(told - 1, {k: v for k, v in step_metrics.items() if v is not None})
-            if self.progress is not None:
-                self.progress(told, settings.budget, best)
-            if told >= next_save[0] and time.perf_counter() >= next_save[1] and told < settings.budget:
-                save_started = time.perf_counter()
-                save()
-                cost = time.perf_counter() - save_started
-                next_save = (told + settings.checkpoint_every, time.perf_counter() + cost / CHECKPOINT_TIME_SHARE)
+        if metrics is not None and checkpoint is not None:  # steps a driver died before sending
+            logged = self.tracker.logged_steps(child, "failed")
+            for row in trajectory.rows:
+                if row["eval_index"] not in logged:
+                    metrics.add(row["eval_index"], _step_metrics(row))
+        if checkpoint is None:  # from here on the folder names the child run: a resume reopens it
+            save()
+        try:
+            while told < settings.budget:
+                if self.round_size and told == round_end:  # interleaved: the round's P results are all told
+                    self._weight_round(controller, metrics, told)
+                    round_end += self.round_size
+                with deferred_interrupts():
+                    if room():  # a new interleaved round
+                        submit_trials(ray.get(controller.ask.remote(room())))
+                ready, _ = ray.wait(list(in_flight), num_returns=1)
+                # From the result to its row and checkpoint, Ctrl-C / SIGTERM wait: the controller is never told
+                # a result that the trajectory lacks.
+                with deferred_interrupts():
+                    ref = ready[0]
+                    trial_id, config_text = in_flight.pop(ref)
+                    submission = self.pool.release(ref)
+                    try:
+                        out = ray.get(ref)
+                    except RayActorError as exc:  # the worker died: replace it and evaluate the same trial again
+                        retry = self.pool.retry(submission)
+                        if retry is not None:
+                            in_flight[retry] = (trial_id, config_text)
+                            continue
+                        out = _lost(f"worker lost {submission.attempts} times: {exc}")
+                    except RayError as exc:
+                        out = _lost(f"{type(exc).__name__}: {exc}")
+                    out["attempts"] = submission.attempts
+                    result = self._result(out)
+                    told += 1
+                    # The critical path: the result told and the next trials queued before any bookkeeping.
+                    submit_trials(ray.get(controller.tell_and_ask.remote(trial_id, result, room())))
+                    if result.is_complete and (best is None or result.reward > best):  # type: ignore[operator]
+                        best = result.reward
+                    row = self._row(told - 1, trial_id, config_text, out, result, best, time.perf_counter() - started)
+                    trajectory.append(row)
+                    if metrics is not None:
+                        metrics.add(told - 1, _step_metrics(row))
+                    if self.progress is not None:
+                        self.progress(told, settings.budget, best)
+                    due = told >= next_save[0] and time.perf_counter() >= next_save[1]
+                    if (due or (metrics is not None and metrics.due())) and told < settings.budget:
+                        save_started = time.perf_counter()
+                        save()
+                        wait = (time.perf_counter() - save_started) / CHECKPOINT_TIME_SHARE
+                        next_save = (told + settings.checkpoint_every, time.perf_counter() + wait)
+        except KeyboardInterrupt:
+            # Leave the newest checkpoint, the run resumes from it; with Ray already gone the last one stays.
+            with contextlib.suppress(Exception):
+                save(timeout=10)
+            raise
         save(finished=True)
         policy = ray.get(controller.most_likely.remote())
         return self._outcome(trajectory, child, policy)
@@ -290,11 +307,12 @@ class SearchLoop:
             row[f"exit_rate_{i}"] = m.get(f"exit_rate_{i}")
         return row
 
-    def _outcome(self, trajectory: Trajectory, child: str | None, policy: Config | None) -> SearchOutcome:
+    def _outcome(self, trajectory: Trajectory, child: str | None, policy: Config | None,
+                 record: bool = True) -> SearchOutcome:
         complete = [r for r in trajectory.rows if r["state"] == "complete" and r["reward"] is not None]
         best_row = max(complete, key=lambda r: r["reward"], default=None)
         best_config = self.space.parse({k: best_row[k] for k in self.space.labels}) if best_row else None
-        if self.tracker is not None and child:
+        if self.tracker is not None and child and record:
             if best_row is not None:
                 self.tracker.log_metrics(child, {"final_best_reward": best_row["reward"],
                                                  "final_best_ee_accuracy": best_row["ee_accuracy"],
@@ -304,6 +322,19 @@ class SearchLoop:
             self.tracker.end_run(child)
         return SearchOutcome(self.settings, trajectory, best_config, best_row["reward"] if best_row else None, child,
                              self.folder, policy)
+
+
+def _lost(error: str) -> dict[str, Any]:
+    """The outcome of an evaluation that returned nothing (its worker or task is gone)."""
+    return {"metrics": {}, "error": error.splitlines()[0] if error else "lost", "eval_time_s": 0.0,
+            "worker_id": "lost"}
+
+
+def _step_metrics(row: dict[str, Any]) -> dict[str, float]:
+    """The MLflow metrics of one evaluation (step = its ``eval_index``), from its trajectory row."""
+    metrics = {k: row[k] for k in ("reward", "ee_accuracy", "expected_bops", "best_reward")}
+    metrics["failed"] = 0.0 if row["state"] == "complete" else 1.0
+    return {k: v for k, v in metrics.items() if v is not None}
 
 
 def _config_yaml(config_text: dict[str, str]) -> str:

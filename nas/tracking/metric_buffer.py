@@ -13,18 +13,26 @@ class MetricBuffer:
     time: the MLflow UI lags by at most ``seconds`` and tracking stays a small share of the driver's time.
     """
 
-    def __init__(self, tracker: Any, run_id: str, every: int = 1000, seconds: float = 5.0) -> None:
+    def __init__(self, tracker: Any, run_id: str, every: int = 1000, seconds: float = 5.0, *,
+                 hold: bool = False) -> None:
         self.tracker = tracker
         self.run_id = run_id
         self.every = every
         self.seconds = seconds
+        self.hold = hold
         self._items: list[tuple[int, dict[str, float]]] = []
         self._last = time.monotonic()
 
     def add(self, step: int, metrics: dict[str, float]) -> None:
+        """Queue one step; sent when :meth:`due` unless ``hold``, in which case only :meth:`flush` sends (the
+        search loop flushes right after the checkpoint covering the steps is written)."""
         self._items.append((step, metrics))
-        if len(self._items) >= self.every or time.monotonic() - self._last > self.seconds:
+        if not self.hold and self.due():
             self.flush()
+
+    def due(self) -> bool:
+        """Steps are waiting and ``every`` of them or ``seconds`` since the last flush have gone by."""
+        return bool(self._items) and (len(self._items) >= self.every or time.monotonic() - self._last > self.seconds)
 
     def flush(self) -> None:
         if not self._items:

@@ -2,6 +2,11 @@
 
 Uses ``MlflowClient`` with explicit run ids (no global "active run"), so several child runs can be
 written from one driver and a resumed search continues the same runs.
+
+The store is opened on first use, not when a tracker is made: a command that stops on bad input before it
+records anything leaves the store (or its absence) as it was. Every run a tracker starts or reopens stays
+*open* until :meth:`MlflowTracker.end_run`; :func:`end_open_runs` ends those left open when a command stops
+(KILLED on Ctrl-C or SIGTERM, FAILED on an error, FINISHED otherwise).
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from nas.tracking.tracking_uri import check_tracking_uri
 PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
 _MAX_PARAM = 6000
+_STORE_ATTEMPTS = 5
+_OPEN_RUNS: dict[str, MlflowTracker] = {}
+"""Runs started or reopened in this process and not ended yet (oldest first), with the tracker that holds them."""
 
 
 @contextlib.contextmanager
@@ -43,26 +51,57 @@ class MlflowTracker:
 
     def __init__(self, tracking_uri: str) -> None:
         os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
-        import mlflow
-        from mlflow.tracking import MlflowClient
-
         self.tracking_uri = check_tracking_uri(tracking_uri)
-        mlflow.set_tracking_uri(self.tracking_uri)
-        with _quiet():
-            self.client = MlflowClient(self.tracking_uri)
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The ``MlflowClient``, made on first use (a new SQLite store is created then)."""
+        if self._client is None:
+            import mlflow
+            from mlflow.tracking import MlflowClient
+
+            mlflow.set_tracking_uri(self.tracking_uri)
+            for attempt in range(_STORE_ATTEMPTS):
+                try:
+                    with _quiet():
+                        client = MlflowClient(self.tracking_uri)
+                        client._tracking_client.store  # noqa: B018 - opens (and, if new, creates) the store now
+                    break
+                except Exception as exc:  # MLflow and SQLAlchemy raise many types for a bad store
+                    if attempt + 1 < _STORE_ATTEMPTS and _transient(exc):  # another process creating the store
+                        time.sleep(0.5 * (attempt + 1))
+                        continue
+                    raise UserError(f"cannot open MLflow tracking store {self.tracking_uri}: "
+                                    f"{one_line(exc)}") from None
+            self._client = client
+        return self._client
+
+    @property
+    def open_runs(self) -> list[str]:
+        """Runs this tracker started or reopened that are not ended yet, oldest first."""
+        return [run_id for run_id, tracker in _OPEN_RUNS.items() if tracker is self]
 
     # -- runs ------------------------------------------------------------------------------------
     def experiment_id(self, name: str) -> str:
-        try:
-            with _quiet():
-                experiment = self.client.get_experiment_by_name(name)
-                if experiment is not None:
-                    if experiment.lifecycle_stage == "deleted":
-                        self.client.restore_experiment(experiment.experiment_id)
-                    return experiment.experiment_id
-                return self.client.create_experiment(name)
-        except Exception as exc:  # MLflow raises many types for a bad store
-            raise UserError(f"cannot use MLflow tracking store {self.tracking_uri}: {exc}".splitlines()[0]) from None
+        """The id of experiment ``name``, created if needed. Another process creating it at the same moment
+        (two searches of one space on one store) is not an error: its experiment is used."""
+        client = self.client
+        for attempt in range(_STORE_ATTEMPTS):
+            try:
+                with _quiet():
+                    experiment = client.get_experiment_by_name(name)
+                    if experiment is not None:
+                        if experiment.lifecycle_stage == "deleted":
+                            client.restore_experiment(experiment.experiment_id)
+                        return experiment.experiment_id
+                    return client.create_experiment(name)
+            except Exception as exc:  # MLflow raises many types for a bad store
+                if attempt + 1 < _STORE_ATTEMPTS and _transient(exc):
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                raise UserError(f"cannot use MLflow tracking store {self.tracking_uri}: {one_line(exc)}") from None
+        raise AssertionError("unreachable")
 
     def start_run(self, experiment: str, name: str, params: Mapping[str, Any] | None = None,
                   parent_run_id: str | None = None, tags: Mapping[str, str] | None = None) -> str:
@@ -70,15 +109,28 @@ class MlflowTracker:
         if parent_run_id:
             all_tags[PARENT_TAG] = parent_run_id
         run = self.client.create_run(self.experiment_id(experiment), tags=all_tags, run_name=name)
+        _OPEN_RUNS[run.info.run_id] = self
         if params:
             self.log_params(run.info.run_id, params)
         return run.info.run_id
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
+        _OPEN_RUNS.pop(run_id, None)
 
     def reopen(self, run_id: str) -> None:
         self.client.update_run(run_id, status="RUNNING")
+        _OPEN_RUNS[run_id] = self
+
+    def end_open_runs(self, status: str) -> list[str]:
+        """End every run still open, newest first (children before their parent), as ``status``; returns
+        them. Best effort: a store that fails here leaves the run as it was."""
+        ended = []
+        for run_id in reversed(self.open_runs):
+            with contextlib.suppress(Exception):
+                self.end_run(run_id, status)
+                ended.append(run_id)
+        return ended
 
     # -- logging ---------------------------------------------------------------------------------
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
@@ -112,12 +164,48 @@ class MlflowTracker:
         return Path(self.client.download_artifacts(run_id, path, str(destination)))
 
     def run_info(self, run_id: str) -> Any:
+        client = self.client
         try:
-            return self.client.get_run(run_id)
+            return client.get_run(run_id)
         except Exception:
             raise UserError(f"no MLflow run {run_id!r} in {self.tracking_uri}") from None
+
+    def logged_steps(self, run_id: str, key: str) -> set[int]:
+        """Steps at which metric ``key`` of run ``run_id`` was logged."""
+        return {m.step for m in self.client.get_metric_history(run_id, key)}
 
     def child_runs(self, parent_run_id: str) -> list[Any]:
         run = self.run_info(parent_run_id)
         return self.client.search_runs([run.info.experiment_id],
                                        filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}'")
+
+
+def _transient(exc: BaseException) -> bool:
+    """An error another process writing the same store at the same moment can cause (SQLite's lock, a table or
+    experiment it created first): worth one more try."""
+    text = str(exc).lower()
+    return any(word in text for word in ("locked", "already exists", "unique constraint", "busy"))
+
+
+def open_run_ids() -> set[str]:
+    """Runs of this process started or reopened and not ended yet."""
+    return set(_OPEN_RUNS)
+
+
+def end_open_runs(status: str, keep: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """End every run of this process still open but those in ``keep``, newest first, as ``status`` (best
+    effort: a store that fails leaves its run as it was); the runs ended."""
+    ended = []
+    for run_id, tracker in reversed(list(_OPEN_RUNS.items())):
+        if run_id in keep:
+            continue
+        with contextlib.suppress(Exception):
+            tracker.end_run(run_id, status)
+            ended.append(run_id)
+        _OPEN_RUNS.pop(run_id, None)
+    return ended
+
+
+def one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:300]

@@ -12,6 +12,7 @@ import ray
 from ray import tune
 
 from nas.controllers import TrialResult, create_controller
+from nas.runtime.ray_session import loopback_node_ip
 from nas.tune import ControllerSearcher
 from spaces import load_space
 
@@ -32,7 +33,8 @@ def make_trainable() -> Callable[[dict[str, Any]], None]:
 
 @pytest.fixture(scope="module")
 def ray_local() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    with loopback_node_ip():  # as nas does: every Ray listener on 127.0.0.1
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
