@@ -6,6 +6,8 @@ Measured on a fixed validation set of N CIFAR-shaped random images (default 2000
   (gates set, one inference-mode pass over the split, every early-exit metric and the reward of USDN Eq. 7-10);
 * ``supernet-forward`` (diagnostic): the same supernet, ``set_config`` + inference-mode forward over the split only,
   which separates the cost of quantized inference from the cost of the metrics;
+* ``evaluator-bn-recal``: the same with per-path BN recalibration from ``--bn-recalibration`` training-shaped
+  images (256 by default, as ``nas search``), what a search evaluation costs by default;
 * ``plain-fp32``: ``build_network(..., full_precision=True)`` of the same kind of config (with its ICs), plain
   ``torch.inference_mode`` forward over the same images in the same batches (the reference).
 
@@ -35,7 +37,7 @@ from trainers.networks import build_network, build_supernet
 from trainers.training import retain_freed_memory
 
 TARGET_RATIO = 0.9
-VARIANTS = ("evaluator", "supernet-forward", "plain-fp32")
+VARIANTS = ("evaluator", "evaluator-bn-recal", "supernet-forward", "plain-fp32")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds (default 6)")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default cpu)")
+    parser.add_argument("--bn-recalibration", type=int, default=256,
+                        help="images of per-path BN recalibration in the evaluator-bn-recal variant (default 256)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--malloc-tuning", action="store_true", help="raise glibc's mmap/trim thresholds first "
                         "(trainers.training.retain_freed_memory, which the platform's Ray workers apply "
@@ -84,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
 
     supernet = build_supernet(space)
     evaluator = ConfigEvaluator(space, supernet, inputs, labels, batch_size=args.batch_size, device=device)
+    recalibrating = ConfigEvaluator(space, build_supernet(space), inputs, labels, batch_size=args.batch_size,
+                                    device=device, calibration_inputs=inputs[: args.bn_recalibration])
     fp32 = build_network(space, space.sample(rng), full_precision=True).to(device).eval()
     batches = [evaluator.inputs[i:i + args.batch_size] for i in range(0, args.images, args.batch_size)]
 
@@ -98,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
     calls: dict[str, Callable[[], object]] = {
         "evaluator": lambda: evaluator.evaluate(space.sample(rng)),
+        "evaluator-bn-recal": lambda: recalibrating.evaluate(space.sample(rng)),
         "supernet-forward": supernet_forward,
         "plain-fp32": plain,
     }
@@ -127,11 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(["variant", "median per config [ms]", "images/s", "images/s vs plain", "minor faults/call"], rows))
     print()
-    for name in ("evaluator", "supernet-forward"):
+    for name in ("evaluator", "evaluator-bn-recal", "supernet-forward"):
         ratios = [p / t for p, t in zip(times["plain-fp32"], times[name], strict=True)]
         ratio = median(ratios)
-        target = f"  [{verdict(ratio, TARGET_RATIO, higher_is_better=True)}]" if name == "evaluator" else \
-            "  (diagnostic: quantized inference without metrics)"
+        target = {"evaluator": f"  [{verdict(ratio, TARGET_RATIO, higher_is_better=True)}]",
+                  "evaluator-bn-recal": f"  (with {args.bn_recalibration} images of BN recalibration per config)"
+                  }.get(name, "  (diagnostic: quantized inference without metrics)")
         print(f"ratio {name}/plain images/s (median of per-round ratios {raw(ratios, 3)}): {ratio:.3f}x{target}")
     scoring = [scoring_time(evaluator, space, rng) * 1000 for _ in range(20)]
     print(f"scoring one config from stored logits (validate, price, early-exit metrics, reward; what evaluate adds "

@@ -19,34 +19,41 @@ from trainers.training import TrainingSchedule
 
 
 def retrain_task(space: SearchSpace, config_text: dict[str, str], data: DataSpec, settings: Any,
-                 checkpoint_dir: str | None, threads: int = 1) -> dict[str, Any]:
+                 checkpoint_dir: str | None, threads: int = 1, pretrained: Any = None) -> dict[str, Any]:
     from trainers.retraining import retrain_winner
     from trainers.training import prepare_worker_process
 
     prepare_worker_process(threads)
     splits = data.load()
     result = retrain_winner(space, space.parse(config_text), splits, settings,
-                            checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None)
+                            checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, pretrained=pretrained)
     return {"states": result.states, "logs": result.logs, "metrics": result.metrics,
             "wall_seconds": result.wall_seconds}
 
 
 def baseline_task(space: SearchSpace, bits: tuple[int, int], data: DataSpec, schedule: TrainingSchedule, seed: int,
-                  checkpoint_dir: str | None, threads: int = 1) -> dict[str, Any]:
+                  checkpoint_dir: str | None, threads: int = 1, pretrained: Any = None) -> dict[str, Any]:
     from trainers.retraining import train_uniform_baseline
     from trainers.training import prepare_worker_process
 
     prepare_worker_process(threads)
     result = train_uniform_baseline(space, bits, data.load(), schedule, seed=seed,
-                                    checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None)
+                                    checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
+                                    pretrained=pretrained)
     return {"state": result.state, "log": result.log, "metrics": result.metrics, "wall_seconds": result.wall_seconds,
             "config": space.format(result.config)}
 
 
 def run_retrain_stage(space: SearchSpace, space_source: str, winners: list[dict[str, Any]], data: DataSpec,
                       settings: Any, baselines: list[tuple[int, int]], folder: Path, tracker: Any | None,
-                      parent_run_id: str | None, log: Any = print) -> dict[str, Any]:
-    """Launch every retrain and baseline as a Ray task, wait, save models, log child runs."""
+                      parent_run_id: str | None, log: Any = print, *, seeds: list[int] | None = None,
+                      pretrained: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Launch every retrain and baseline as a Ray task, once per training seed, wait, save models, log child
+    runs. Results are keyed ``<group>-seed<s>`` (``group`` e.g. ``winner0-tpe`` or ``uniform-W4A4``), each with
+    ``group`` and ``seed``; every seed uses the same data split, so their test samples pair up. ``pretrained``
+    (the FP pre-trained network) is where teachers and baselines start."""
+    import dataclasses
+
     import ray
 
     from trainers.retraining import save_model
@@ -55,26 +62,35 @@ def run_retrain_stage(space: SearchSpace, space_source: str, winners: list[dict[
     retrain_dir.mkdir(parents=True, exist_ok=True)
     remote_retrain = ray.remote(num_cpus=1)(retrain_task)
     remote_baseline = ray.remote(num_cpus=1)(baseline_task)
+    seeds = seeds or [settings.seed]
+    pretrained_ref = ray.put(pretrained) if pretrained is not None else None
     jobs: dict[str, Any] = {}
     started = time.perf_counter()
-    for index, row in enumerate(winners):
-        name = f"winner{index}-{row['controller']}"
-        config_text = {label: row[label] for label in space.labels}
-        jobs[name] = ("winner", row, config_text,
-                      remote_retrain.remote(space, config_text, data, settings, str(retrain_dir / name)))
-    for bits in baselines:
-        name = f"uniform-W{bits[0]}A{bits[1]}"
-        jobs[name] = ("baseline", None, None,
-                      remote_baseline.remote(space, bits, data, settings.student, settings.seed,
-                                             str(retrain_dir / name)))
+    for seed in seeds:
+        seeded = dataclasses.replace(settings, seed=seed)
+        for index, row in enumerate(winners):
+            group = f"winner{index}-{row['controller']}"
+            name = f"{group}-seed{seed}"
+            config_text = {label: row[label] for label in space.labels}
+            jobs[name] = ("winner", row, config_text, group, seed,
+                          remote_retrain.remote(space, config_text, data, seeded, str(retrain_dir / name), 1,
+                                                pretrained_ref))
+        for bits in baselines:
+            group = f"uniform-W{bits[0]}A{bits[1]}"
+            name = f"{group}-seed{seed}"
+            jobs[name] = ("baseline", None, None, group, seed,
+                          remote_baseline.remote(space, bits, data, settings.student, seed, str(retrain_dir / name), 1,
+                                                 pretrained_ref))
     log(f"retrain: {len(winners)} winner(s) (FP teacher -> KD student, CE student) and {len(baselines)} uniform "
-        f"baseline(s) as Ray tasks")
+        f"baseline(s), {len(seeds)} seed(s) each ({', '.join(map(str, seeds))}): {len(jobs)} Ray tasks")
     results: dict[str, Any] = {}
-    for name, (kind, row, config_text, ref) in jobs.items():
+    for name, (kind, row, config_text, group, seed, ref) in jobs.items():
         out = ray.get(ref)
         out["kind"] = kind
         out["row"] = row
         out["name"] = name
+        out["group"] = group
+        out["seed"] = seed
         results[name] = out
         model_dir = retrain_dir / name
         if kind == "winner":
@@ -99,7 +115,8 @@ def run_retrain_stage(space: SearchSpace, space_source: str, winners: list[dict[
 def _log_retrain(tracker: Any, space: SearchSpace, name: str, out: dict[str, Any], model_dir: Path,
                  parent_run_id: str | None, settings: Any) -> None:
     params: dict[str, Any] = {"kind": out["kind"], "temperature": settings.temperature, "alpha": settings.alpha,
-                              "teacher_epochs": settings.teacher.epochs, "student_epochs": settings.student.epochs}
+                              "teacher_epochs": settings.teacher.epochs, "student_epochs": settings.student.epochs,
+                              "seed": out["seed"], "group": out["group"]}
     params.update({f"config.{k}": v for k, v in out["config"].items()})
     run_id = tracker.start_run(space.name, name, params, parent_run_id=parent_run_id,
                                tags={"nas.kind": "retrain"})

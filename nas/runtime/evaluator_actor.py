@@ -18,11 +18,13 @@ class EvaluatorWorker:
     """Plain class; :func:`evaluator_actor_class` turns it into a Ray actor with the right resources."""
 
     def __init__(self, space: SearchSpace, data: DataSpec, supernet_state: list[Any],
-                 num_threads: int = 1, split: str = "val", batch_size: int = 1024) -> None:
-        """``supernet_state`` is ``[ObjectRef]`` (wrapped so the actor fetches it itself)."""
+                 num_threads: int = 1, split: str = "val", batch_size: int = 1024,
+                 calibration_samples: int = 0) -> None:
+        """``supernet_state`` is ``[ObjectRef]`` (wrapped so the actor fetches it itself);
+        ``calibration_samples`` training images (a fixed draw of the data seed) recalibrate each path's BN."""
         import ray
 
-        from trainers.data import materialize
+        from trainers.data import calibration_inputs, materialize
         from trainers.evaluation import ConfigEvaluator
         from trainers.networks import build_supernet
         from trainers.training import default_device, prepare_worker_process
@@ -33,7 +35,9 @@ class EvaluatorWorker:
         inputs, labels = materialize(getattr(splits, split))
         net = build_supernet(space)
         net.load_state_dict(ray.get(supernet_state[0]))
-        self.evaluator = ConfigEvaluator(space, net, inputs, labels, batch_size, default_device())
+        calibration = calibration_inputs(splits.train, calibration_samples, data.seed) if calibration_samples else None
+        self.evaluator = ConfigEvaluator(space, net, inputs, labels, batch_size, default_device(),
+                                         calibration_inputs=calibration)
         node = ray.get_runtime_context().get_node_id()[:8] if ray.is_initialized() else "local"
         self.worker_id = f"{socket.gethostname()}/{node}/{os.getpid()}"
 

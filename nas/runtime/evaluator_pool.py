@@ -33,7 +33,10 @@ class EvaluatorPool:
     exist). Work goes to the least-loaded actor; results come back as Ray object refs."""
 
     def __init__(self, space: SearchSpace, data: DataSpec, supernet_state: dict[str, torch.Tensor], workers: int,
-                 cpus_per_worker: float = 1, gpus_per_worker: float | None = None, max_attempts: int = 3) -> None:
+                 cpus_per_worker: float = 1, gpus_per_worker: float | None = None, max_attempts: int = 3,
+                 bn_recalibration: int = 0) -> None:
+        """``bn_recalibration``: training images each actor recomputes a path's BN statistics from before
+        scoring it (0: off; see ``trainers.evaluation.recalibrate_batch_norm``)."""
         import ray
 
         if workers < 1:
@@ -44,6 +47,7 @@ class EvaluatorPool:
         self.space = space
         self.data = data
         self.max_attempts = max_attempts
+        self.bn_recalibration = bn_recalibration
         self.state_ref = ray.put(supernet_state)
         self._actor_class = evaluator_actor_class(cpus_per_worker, gpus_per_worker)
         self._threads = max(1, int(cpus_per_worker))
@@ -53,7 +57,8 @@ class EvaluatorPool:
         self.replaced = 0
 
     def _new_actor(self) -> Any:
-        return self._actor_class.remote(self.space, self.data, [self.state_ref], self._threads)
+        return self._actor_class.remote(self.space, self.data, [self.state_ref], self._threads,
+                                        calibration_samples=self.bn_recalibration)
 
     @property
     def size(self) -> int:

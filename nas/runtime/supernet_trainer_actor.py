@@ -26,10 +26,15 @@ def sample_from_policy(space: SearchSpace, probabilities: Mapping[str, Sequence[
 
 class SupernetTrainer:
     """Weight steps of the interleaved search: ``train(policy, steps)`` samples one path per batch from
-    ``policy`` (uniform when ``None``) and updates that path with the multi-exit loss (Eq. 4)."""
+    ``policy`` (uniform when ``None``) and updates that path with the multi-exit loss (Eq. 4).
+
+    Learning rate: cosine annealing from ``schedule.lr`` to 0 over ``total_steps`` weight steps (the search's
+    rounds x weight steps), a warm restart after the uniform-sampling warm-up, so the last architecture steps
+    score weights that have settled. USDN gives no schedule for this phase; this one is our choice.
+    """
 
     def __init__(self, space: SearchSpace, data: DataSpec, state: list[Any], schedule: TrainingSchedule,
-                 seed: int = 0, num_threads: int = 1) -> None:
+                 seed: int = 0, num_threads: int = 1, total_steps: int | None = None) -> None:
         import ray
 
         from trainers.data import make_loader
@@ -44,6 +49,7 @@ class SupernetTrainer:
         self.net.load_state_dict(ray.get(state[0]))
         self.loader = make_loader(data.load().train, schedule.batch_size, shuffle=True, seed=seed)
         self.optimizer = schedule.optimizer(self.net)
+        self.scheduler = schedule.scheduler_for_steps(self.optimizer, total_steps) if total_steps else None
         self.grad_clip = schedule.grad_clip
         self.rng = random.Random(seed)
         self.steps = 0
@@ -72,20 +78,23 @@ class SupernetTrainer:
             if self.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.grad_clip)
             self.optimizer.step()
+            if self.scheduler is not None and self.scheduler.last_epoch < self.scheduler.T_max:
+                self.scheduler.step()
             total += float(loss)
         self.steps += steps
         self.rounds += 1
-        return {"loss": total / max(1, steps), "steps": self.steps, "rounds": self.rounds}
+        return {"loss": total / max(1, steps), "steps": self.steps, "rounds": self.rounds,
+                "lr": float(self.optimizer.param_groups[0]["lr"])}
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
 
 
 def supernet_trainer_actor(space: SearchSpace, data: DataSpec, state_ref: Any, schedule: TrainingSchedule,
-                           seed: int, num_cpus: float = 1) -> Any:
+                           seed: int, num_cpus: float = 1, total_steps: int | None = None) -> Any:
     """The trainer reserves no CPU: it only works while the evaluators are idle (between architecture steps),
     so it cannot deadlock against a pool that holds every core; it still uses ``num_cpus`` threads."""
     import ray
 
     actor = ray.remote(num_cpus=0)(SupernetTrainer)
-    return actor.remote(space, data, [state_ref], schedule, seed, max(1, int(num_cpus)))
+    return actor.remote(space, data, [state_ref], schedule, seed, max(1, int(num_cpus)), total_steps)
