@@ -10,7 +10,7 @@ from typing import NoReturn
 
 from nas.cli import run_command, search_command, spaces_command
 from nas.errors import UserError
-from nas.runtime.interrupts import interrupts_as_keyboard_interrupt
+from nas.runtime.interrupts import first_signal, interrupts_as_keyboard_interrupt
 from spaces.errors import SpaceError
 
 WORK_COMMANDS = ("search", "compare", "run")
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"nas: error: {_one_line(exc)}", file=sys.stderr)
             return 2
         except KeyboardInterrupt as exc:
-            signum = getattr(exc, "signum", signal.SIGINT)
+            signum = getattr(exc, "signum", None) or first_signal() or signal.SIGINT
             ended = _end_open_runs("KILLED", before)
             resume = (f"; MLflow run {ended[-1]} marked KILLED, continue it with: nas {args.command} --resume "
                       f"{ended[-1]}" if ended and args.command in WORK_COMMANDS else "")

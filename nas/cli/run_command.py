@@ -76,6 +76,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from nas.pipeline.run_report import write_run_report
     from nas.pipeline.search_job import SearchJob, resolve_data, run_search_job
     from nas.pipeline.winners import select_winners
+    from nas.runtime.interrupts import reclaim_signals
     from nas.runtime.ray_session import ray_session
     from nas.runtime.search_loop import SearchSettings
     from nas.tracking.mlflow_tracker import MlflowTracker
@@ -110,6 +111,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
         student=TrainingSchedule(epochs=args.student_epochs, lr=0.02, weight_decay=5e-4),
         temperature=args.temperature, alpha=args.alpha, seed=args.seed)
     with ray_session(args.address, args.num_cpus):
+        reclaim_signals()  # Ray's SIGTERM handler would abort without cleaning up
         result = run_search_job(job, args.runs_dir, tracker, resume_run=args.resume, progress=not args.quiet)
         comparison = write_comparison(result, tracker) if len(result.outcomes) > 1 else None
         rows = [row for outcome in result.outcomes for row in outcome.trajectory.rows]

@@ -115,10 +115,12 @@ def _execute(args: argparse.Namespace, make_job):  # type: ignore[no-untyped-def
     tracker = MlflowTracker(tracking_uri(args))  # checks the URI (before torch is imported); the store opens on use
     from nas.cli.resume import resume_job
     from nas.pipeline.search_job import run_search_job
+    from nas.runtime.interrupts import reclaim_signals
     from nas.runtime.ray_session import ray_session
 
     job = resume_job(args.runs_dir, args.resume, tracker, args.command) if args.resume else make_job()
     with ray_session(args.address, args.num_cpus):
+        reclaim_signals()
         return job, tracker, run_search_job(job, args.runs_dir, tracker, resume_run=args.resume,
                                             progress=not args.quiet)
 

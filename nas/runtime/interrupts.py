@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from types import FrameType
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_active: list[bool] = []  # non-empty inside interrupts_as_keyboard_interrupt
+_received: list[int] = []  # signals turned into Interrupted, oldest first
 
 
 class Interrupted(KeyboardInterrupt):
@@ -28,9 +30,16 @@ class Interrupted(KeyboardInterrupt):
 
 
 def _raise(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
     for s in SIGNALS:  # the way out (checkpoint, MLflow, Ray shutdown) is not cut short by a second signal
         signal.signal(s, signal.SIG_IGN)
     raise Interrupted(signum)
+
+
+def first_signal() -> int | None:
+    """The signal that started the current interrupt (Ray re-raises a plain KeyboardInterrupt from ``ray.get``,
+    so the exception may not say)."""
+    return _received[0] if _received else None
 
 
 def _main_thread() -> bool:
@@ -48,11 +57,25 @@ def interrupts_as_keyboard_interrupt() -> Iterator[None]:
     for s in SIGNALS:
         if previous[s] is not signal.SIG_IGN:  # `nohup`-style ignored signals stay ignored
             signal.signal(s, _raise)
+    _active.append(True)
+    _received.clear()
     try:
         yield
     finally:
+        _active.pop()
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def reclaim_signals() -> None:
+    """Install the handlers of :func:`interrupts_as_keyboard_interrupt` again, if it is active. Call it after
+    ``ray.init``, which replaces the driver's SIGTERM handler with one that exits on the spot (Ray's core then
+    logs the signal and aborts), skipping every ``finally``. Signals ignored on the way out stay ignored."""
+    if not _active or not _main_thread():
+        return
+    for s in SIGNALS:
+        if signal.getsignal(s) is not signal.SIG_IGN:
+            signal.signal(s, _raise)
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import UserError
-from nas.tracking.tracking_uri import check_tracking_uri
+from nas.tracking.tracking_uri import check_tracking_uri, sqlite_path
 
 PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
@@ -64,7 +64,7 @@ class MlflowTracker:
             mlflow.set_tracking_uri(self.tracking_uri)
             for attempt in range(_STORE_ATTEMPTS):
                 try:
-                    with _quiet():
+                    with _quiet(), _store_lock(self.tracking_uri):
                         client = MlflowClient(self.tracking_uri)
                         client._tracking_client.store  # noqa: B018 - opens (and, if new, creates) the store now
                     break
@@ -178,6 +178,25 @@ class MlflowTracker:
         run = self.run_info(parent_run_id)
         return self.client.search_runs([run.info.experiment_id],
                                        filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}'")
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """For a SQLite store: an exclusive ``flock`` on its folder while MLflow opens it. Opening a new store
+    creates its tables and runs its migrations, which two processes must not do at once; with the lock the
+    second finds the store made. Other stores: nothing."""
+    path = sqlite_path(uri)
+    if path is None or not path.parent.is_dir():
+        yield
+        return
+    import fcntl
+
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _transient(exc: BaseException) -> bool:
