@@ -17,6 +17,7 @@ from nas.cli.common_options import (
     tracking_uri,
     unit_float,
 )
+from nas.cli.supernet_options import add_supernet_options, supernet_job_fields
 from nas.controllers import list_controllers
 from nas.errors import UserError
 
@@ -42,22 +43,45 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--seed", type=non_negative_int, default=0)
     run.add_argument("--tradeoff", type=non_negative_float, metavar="TR",
                      help="trade-off tr of USDN Eq. 7 (default: the space's)")
-    run.add_argument("--supernet-epochs", type=positive_int, default=15, metavar="E")
+    run.add_argument("--supernet-epochs", type=positive_int, default=10, metavar="E",
+                     help="supernet epochs with uniform path sampling, after pre-training (default: 10)")
     run.add_argument("--supernet-lr", type=positive_float, default=0.02, metavar="LR")
+    run.add_argument("--mode", choices=["frozen", "interleaved"], default="frozen",
+                     help="frozen (default): every controller searches the same trained supernet, so their "
+                          "results compare. interleaved: USDN Sec. 4.2, the reinforce search alternates REINFORCE "
+                          "architecture steps with supernet weight steps on paths drawn from its policy (cosine "
+                          "learning rate over the search); the other controllers then search the warm-up supernet")
+    run.add_argument("--weight-steps", type=positive_int, default=20, metavar="K",
+                     help="interleaved mode: supernet batches trained after each architecture step (default 20)")
     run.add_argument("--winners", choices=["top-k", "pareto"], default="top-k",
                      help="what to retrain: the top-k of each controller or the Pareto front (default: top-k)")
     run.add_argument("--top-k", type=positive_int, default=1, metavar="K", help="winners per controller (default 1)")
     run.add_argument("--max-winners", type=positive_int, default=1, metavar="N",
                      help="retrain at most N distinct winners, best reward first (default 1)")
-    run.add_argument("--teacher-epochs", type=positive_int, default=15, metavar="E")
-    run.add_argument("--student-epochs", type=positive_int, default=15, metavar="E")
+    run.add_argument("--teacher-epochs", type=positive_int, default=4, metavar="E",
+                     help="FP teacher epochs, fine-tuned from the pre-trained network (default: 4)")
+    run.add_argument("--student-epochs", type=positive_int, default=8, metavar="E",
+                     help="KD / CE student and baseline epochs, QAT from full precision (default: 8)")
+    run.add_argument("--seeds", type=non_negative_int, nargs="+", metavar="S",
+                     help="training seeds of the retrained models and baselines, all tested on the same split "
+                          "(default: 3 seeds from --seed when the training split has under 10,000 images, else 1)")
     run.add_argument("--temperature", type=positive_float, default=2.0, help="KD temperature T of Eq. 11 (default 2)")
     run.add_argument("--alpha", type=unit_float, default=0.3, help="KD balance alpha of Eq. 11 (default 0.3)")
     run.add_argument("--baselines", nargs="*", default=["4,4", "3,3"], metavar="W,A",
                      help="uniform-precision QAT baselines (default: 4,4 3,3; none with an empty list)")
     run.add_argument("--resume", metavar="RUN", help="continue the run RUN (its MLflow run id)")
+    add_supernet_options(run)
     add_run_options(run)
     run.set_defaults(handler=run_pipeline)
+
+
+SMALL_TRAIN_SPLIT = 10_000
+"""Below this many training images ``nas run`` trains every retrained model with 3 seeds by default."""
+
+
+def default_seeds(seed: int, train_size: int) -> list[int]:
+    """3 consecutive seeds from ``seed`` on a small training split (minutes each), else ``seed`` alone."""
+    return [seed, seed + 1, seed + 2] if train_size < SMALL_TRAIN_SPLIT else [seed]
 
 
 def _bits(text: str) -> tuple[int, int]:
@@ -74,7 +98,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from nas.pipeline.comparison import write_comparison
     from nas.pipeline.retrain_stage import run_retrain_stage
     from nas.pipeline.run_report import write_run_report
-    from nas.pipeline.search_job import SearchJob, resolve_data, run_search_job
+    from nas.pipeline.search_job import SearchJob, resolve_data, run_search_job, search_seeds
     from nas.pipeline.winners import select_winners
     from nas.runtime.interrupts import reclaim_signals
     from nas.runtime.ray_session import ray_session
@@ -101,11 +125,13 @@ def run_pipeline(args: argparse.Namespace) -> int:
     if args.resume:
         job = resume_job(args.runs_dir, args.resume, tracker, "run")
     else:
-        searches = [SearchSettings(c, args.budget, args.seed, args.tradeoff) for c in args.controllers]
+        searches = [SearchSettings(c, args.budget, args.seed, args.tradeoff, weight_steps=args.weight_steps,
+                                   mode=args.mode if c == "reinforce" else "frozen") for c in args.controllers]
         source = str(Path(args.space).resolve()) if Path(args.space).exists() else args.space
         job = SearchJob(source, searches, resolve_data(space, args.dataset, args.data_root, args.seed),
                         TrainingSchedule(epochs=args.supernet_epochs, lr=args.supernet_lr), args.workers, 1,
-                        args.seed, "run")
+                        args.seed, "run", **supernet_job_fields(args))
+    seeds = search_seeds(args.seeds) if args.seeds else default_seeds(args.seed, len(job.data.load().train))
     settings = RetrainSettings(
         teacher=TrainingSchedule(epochs=args.teacher_epochs, lr=0.05, weight_decay=1e-4),
         student=TrainingSchedule(epochs=args.student_epochs, lr=0.02, weight_decay=5e-4),
@@ -119,14 +145,14 @@ def run_pipeline(args: argparse.Namespace) -> int:
         if not winners:
             raise UserError("every evaluation failed: nothing to retrain (see the trajectory for errors)")
         results = run_retrain_stage(result.space, job.space, winners, job.data, settings, baselines, result.folder,
-                                    tracker, result.run_id)
+                                    tracker, result.run_id, seeds=seeds, pretrained=result.pretrained_state)
     summary = write_run_report(result.folder, result.space, results, comparison, result.space.budget.threshold)
     if result.run_id:
         for path in sorted(summary.report.parent.glob("*")):
             tracker.log_artifact(result.run_id, path, "report")
         tracker.end_run(result.run_id)
     print(f"\nnas run finished in {time.perf_counter() - started:.0f}s: {len(rows)} evaluations, "
-          f"{len(winners)} winner(s) retrained, {len(baselines)} baseline(s)")
+          f"{len(winners)} winner(s) retrained, {len(baselines)} baseline(s), seeds {', '.join(map(str, seeds))}")
     for line in summary.headline:
         print(f"  {line}")
     print(f"\nreport: {summary.report}")

@@ -16,6 +16,7 @@ from nas.cli.common_options import (
     tracking_uri,
 )
 from nas.cli.formatting import si
+from nas.cli.supernet_options import add_supernet_options, supernet_job_fields
 from nas.controllers import list_controllers
 from nas.errors import UserError
 
@@ -41,6 +42,7 @@ def _add_search_options(parser: argparse.ArgumentParser) -> None:
                              "on paths sampled from its policy")
     parser.add_argument("--weight-steps", type=positive_int, default=20, metavar="K",
                         help="interleaved mode: supernet batches trained after each architecture step (default 20)")
+    add_supernet_options(parser)
     parser.add_argument("--queue-depth", type=positive_int, default=2, metavar="Q",
                         help="trials queued on each evaluator actor, so it starts the next one while the driver "
                              "tells, asks and records the last (default 2). 1 makes the search strictly "
@@ -105,7 +107,7 @@ def _job(args: argparse.Namespace, controllers: list[str], seeds: list[int], kin
     data = resolve_data(space, args.dataset, args.data_root, seeds[0])
     source = args.space if not Path(args.space).exists() else str(Path(args.space).resolve())
     return SearchJob(source, searches, data, TrainingSchedule(epochs=args.supernet_epochs, lr=args.supernet_lr),
-                     args.workers, 1, seeds[0], kind)
+                     args.workers, 1, seeds[0], kind, **supernet_job_fields(args))
 
 
 def _execute(args: argparse.Namespace, make_job):  # type: ignore[no-untyped-def]

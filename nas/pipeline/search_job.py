@@ -4,6 +4,7 @@ shared evaluator pool, tracked in MLflow and resumable from its run folder.
 Layout of a run folder ``<runs_dir>/<mlflow parent run id>/``::
 
     job.json                      what was asked (space source, data, schedule, searches)
+    pretrained.pt                 full-precision pre-trained multi-exit network (supplement App. A)
     supernet.pt                   trained supernet weights (loaded with weights_only=True)
     searches/<key>/checkpoint.json, trajectory.parquet
 """
@@ -31,6 +32,7 @@ from trainers.training import TrainingSchedule
 
 JOB_FILE = "job.json"
 SUPERNET_FILE = "supernet.pt"
+PRETRAINED_FILE = "pretrained.pt"
 
 
 @dataclass
@@ -43,18 +45,27 @@ class SearchJob:
     cpus_per_worker: float = 1
     seed: int = 0
     kind: str = "search"
+    init: str = "pretrained"
+    pretrain: TrainingSchedule = field(default_factory=lambda: TrainingSchedule(epochs=10, lr=0.05))
+    bn_recalibration: int = 256
 
     def to_json(self) -> dict[str, Any]:
         return {"space": self.space, "searches": [asdict(s) for s in self.searches], "data": asdict(self.data),
                 "supernet": asdict(self.supernet), "workers": self.workers, "cpus_per_worker": self.cpus_per_worker,
-                "seed": self.seed, "kind": self.kind}
+                "seed": self.seed, "kind": self.kind, "init": self.init, "pretrain": asdict(self.pretrain),
+                "bn_recalibration": self.bn_recalibration}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SearchJob:
+        """Inverse of :meth:`to_json`; a job written before FP pre-training existed resumes as it ran
+        (independent candidate starts, no BN recalibration)."""
+        legacy = "init" not in data
         return cls(space=data["space"], searches=[SearchSettings(**s) for s in data["searches"]],
                    data=DataSpec(**data["data"]), supernet=TrainingSchedule(**data["supernet"]),
                    workers=data["workers"], cpus_per_worker=data["cpus_per_worker"], seed=data["seed"],
-                   kind=data.get("kind", "search"))
+                   kind=data.get("kind", "search"), init=data.get("init", "independent"),
+                   pretrain=TrainingSchedule(**data.get("pretrain", {"epochs": 10, "lr": 0.05})),
+                   bn_recalibration=0 if legacy else int(data["bn_recalibration"]))
 
 
 @dataclass
@@ -66,6 +77,9 @@ class JobResult:
     supernet_state: dict[str, torch.Tensor]
     supernet_log: list[dict[str, float]]
     wall_time_s: float
+    pretrained_state: dict[str, torch.Tensor] | None = None
+    """The full-precision pre-trained multi-exit network (``init="pretrained"``): where teachers and uniform
+    baselines start from."""
 
 
 def resolve_data(space: SearchSpace, dataset: str | None, data_root: str | None, seed: int) -> DataSpec:
@@ -116,13 +130,18 @@ class _Progress:
             self.bar.close()
 
 
-def _save_supernet(folder: Path, state: dict[str, torch.Tensor]) -> None:
-    atomic_write(folder / SUPERNET_FILE, lambda handle: torch.save(state, handle))
+def _save_supernet(folder: Path, state: dict[str, torch.Tensor], name: str = SUPERNET_FILE) -> None:
+    atomic_write(folder / name, lambda handle: torch.save(state, handle))
 
 
-def load_supernet(folder: Path) -> dict[str, torch.Tensor]:
+def load_supernet(folder: Path, name: str = SUPERNET_FILE) -> dict[str, torch.Tensor]:
     """Weights of a run folder (``weights_only=True``); a damaged file is a one-line UserError naming it."""
-    return load_weights(folder / SUPERNET_FILE)
+    return load_weights(folder / name)
+
+
+def load_pretrained(folder: Path) -> dict[str, torch.Tensor] | None:
+    """The FP pre-trained weights of a run folder, ``None`` when the run had no pre-training."""
+    return load_supernet(folder, PRETRAINED_FILE) if (folder / PRETRAINED_FILE).exists() else None
 
 
 def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resume_run: str | None = None,
@@ -156,20 +175,30 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
     supernet_log: list[dict[str, float]] = []
     if (folder / SUPERNET_FILE).exists():
         state = load_supernet(folder)
+        pretrained = load_pretrained(folder)
         log("supernet: reusing trained weights from the run folder")
     else:
-        log(f"supernet: training {job.supernet.epochs} epochs with uniform path sampling (Ray task)")
+        first = (f"full-precision pre-training {job.pretrain.epochs} epochs, then "
+                 if job.init == "pretrained" else f"{job.init} candidate starts, ")
+        log(f"supernet: {first}{job.supernet.epochs} epochs with uniform path sampling (Ray task)")
         cpus = min(job.cpus_per_worker * max(1, job.workers), _largest_node_cpus())
         task = ray.remote(num_cpus=cpus)(train_supernet_state)
         threads = max(1, int(cpus))
-        out = ray.get(task.remote(space, job.data, job.supernet, job.seed, threads))
-        state, supernet_log = out["state"], out["epochs"]
+        out = ray.get(task.remote(space, job.data, job.supernet, job.seed, threads, init=job.init,
+                                  pretrain=job.pretrain))
+        state, supernet_log, pretrained = out["state"], out["epochs"], out["pretrained"]
+        if pretrained is not None:
+            _save_supernet(folder, pretrained, PRETRAINED_FILE)
         _save_supernet(folder, state)
         if tracker is not None and run_id:
+            for epoch, stats in enumerate(out["pretrain_epochs"]):
+                tracker.log_metrics(run_id, {f"pretrain_{k}": v for k, v in stats.items()}, step=epoch)
             for epoch, stats in enumerate(supernet_log):
                 tracker.log_metrics(run_id, {f"supernet_{k}": v for k, v in stats.items()}, step=epoch)
+            tracker.log_metrics(run_id, {"supernet_alpha_init_mean": out["alpha_init"]})
 
-    pool = EvaluatorPool(space, job.data, state, job.workers, job.cpus_per_worker)
+    pool = EvaluatorPool(space, job.data, state, job.workers, job.cpus_per_worker,
+                         bn_recalibration=job.bn_recalibration)
     controllers = controller_host()  # starts while the evaluators load their data and weights
     pool.ready()
     ray.get(controllers.ready.remote())
@@ -180,7 +209,8 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
             trainer = None
             if settings.mode == "interleaved":
                 trainer = supernet_trainer_actor(space, job.data, pool.state_ref, job.supernet, settings.seed,
-                                                 min(job.cpus_per_worker, _largest_node_cpus()))
+                                                 min(job.cpus_per_worker, _largest_node_cpus()),
+                                                 settings.weight_steps * settings.rounds)
             try:
                 loop = SearchLoop(space, settings, pool, folder / "searches" / settings.key, tracker, space.name,
                                   run_id, bar, trainer, controllers)
@@ -193,7 +223,8 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
     finally:
         pool.shutdown()
         ray.kill(controllers)
-    return JobResult(run_id, folder, space, outcomes, state, supernet_log, time.perf_counter() - started)
+    return JobResult(run_id, folder, space, outcomes, state, supernet_log, time.perf_counter() - started,
+                     pretrained)
 
 
 def _largest_node_cpus() -> float:
@@ -212,6 +243,8 @@ def load_job(runs_dir: Path, run: str) -> SearchJob:
 def _job_params(job: SearchJob) -> dict[str, Any]:
     return {"space": job.space, "dataset": job.data.name, "data_root": job.data.root or "", "workers": job.workers,
             "supernet_epochs": job.supernet.epochs, "supernet_lr": job.supernet.lr, "seed": job.seed,
+            "supernet_init": job.init, "pretrain_epochs": job.pretrain.epochs if job.init == "pretrained" else 0,
+            "bn_recalibration": job.bn_recalibration,
             "searches": ", ".join(s.key for s in job.searches), "budget": job.searches[0].budget}
 
 

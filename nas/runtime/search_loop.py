@@ -70,6 +70,12 @@ class SearchSettings:
                              "use --controller reinforce")
 
     @property
+    def rounds(self) -> int:
+        """Architecture steps of an interleaved search: one per ``samples_per_update`` evaluations."""
+        per_update = int(self.options.get("samples_per_update", 8))
+        return -(-self.budget // max(1, per_update))
+
+    @property
     def key(self) -> str:
         tr = "default" if self.tradeoff is None else f"{self.tradeoff:g}"
         return f"{self.controller}-seed{self.seed}-tr{tr}"

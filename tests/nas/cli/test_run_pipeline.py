@@ -3,6 +3,7 @@ the evaluations made, report files, and a saved winner that reloads and reproduc
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -36,7 +37,7 @@ def nas(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 TINY_RUN = ["--controllers", "reinforce", "random", "--budget", "6", "--supernet-epochs", "1", "--teacher-epochs",
-            "1", "--student-epochs", "1", "--workers", "2", "--num-cpus", "2"]
+            "1", "--student-epochs", "1", "--workers", "2", "--num-cpus", "2", "--pretrain-epochs", "1"]
 
 
 def test_nas_run_end_to_end(tmp_path: Path) -> None:
@@ -46,32 +47,46 @@ def test_nas_run_end_to_end(tmp_path: Path) -> None:
     from trainers.retraining import load_model
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = nas("run", str(space_file(tmp_path)), *TINY_RUN, "--tracking-uri", uri, "--runs-dir",
-                 str(tmp_path / "runs"), cwd=tmp_path)
+    # the paper's search (interleaved: reinforce alternates weight and architecture steps), two training seeds
+    result = nas("run", str(space_file(tmp_path)), *TINY_RUN, "--mode", "interleaved", "--weight-steps", "2",
+                 "--seeds", "0", "1", "--tracking-uri", uri, "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "report:" in result.stdout and "mlflow ui" in result.stdout
     folder = next((tmp_path / "runs").iterdir())
+    assert (folder / "pretrained.pt").exists() and (folder / "supernet.pt").exists()
     client = MlflowClient(uri)
     parent = client.get_run(folder.name)
+    assert parent.data.params["supernet_init"] == "pretrained"
+    assert len(client.get_metric_history(folder.name, "pretrain_loss")) == 1
     children = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{folder.name}'")
     kinds = sorted(c.data.tags["nas.kind"] for c in children)
-    assert kinds == ["retrain", "retrain", "retrain", "search", "search"]  # 1 winner + W4A4 + W3A3; 2 controllers
+    # (1 winner + W4A4 + W3A3) x 2 seeds; 2 controllers
+    assert kinds == ["retrain"] * 6 + ["search", "search"]
+    assert sorted(c.data.params["seed"] for c in children if c.data.tags["nas.kind"] == "retrain") == ["0"] * 3 + [
+        "1"] * 3
     evaluations = 0
     for child in children:
         if child.data.tags["nas.kind"] == "search":
             steps = client.get_metric_history(child.info.run_id, "reward")
             assert sorted(m.step for m in steps) == list(range(6))
+            if child.data.params.get("controller") == "reinforce":
+                assert child.data.params["mode"] == "interleaved"
     for parquet in folder.glob("searches/*/trajectory.parquet"):
         evaluations += len(pd.read_parquet(parquet))
     assert evaluations == 12
     report = folder / "report" / "report.md"
     text = report.read_text()
     assert "USDN Table 2 form" in text and "Table II form" in text
+    # like with like, with intervals: KD and CE students each against W4A4 and W3A3
+    assert text.count("% [") >= 4 and "Like with like" in text
+    verdicts = [line for line in result.stdout.splitlines() if " - uniform QAT " in line]
+    assert len(verdicts) == 4, result.stdout
+    assert all(re.search(r"points \[[-+.\d]+, [-+.\d]+\]: (no difference|better|worse), ", v) for v in verdicts)
     for link in [line.split("](")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]:
         assert (report.parent / link).exists(), link
     winner = next(c for c in children if c.data.tags["mlflow.runName"].startswith("winner"))
     logged = winner.data.metrics["kd_student.final_accuracy"]
-    model_file = next(folder.glob("retrain/winner*/kd_student.pt"))
+    model_file = folder / "retrain" / winner.data.tags["mlflow.runName"] / "kd_student.pt"
     loaded = load_model(model_file)
     splits = create_dataset("synthetic", seed=0, **{k: v for k, v in DATA.items() if k != "name"})
     x, y = materialize(splits.test)
