@@ -85,10 +85,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _job(args: argparse.Namespace, controllers: list[str], seeds: list[int], kind: str):  # type: ignore[no-untyped-def]
-    from nas.pipeline.search_job import SearchJob, resolve_data
-    from nas.runtime.search_loop import SearchSettings
     from spaces import load_space
-    from trainers.training import TrainingSchedule
 
     if args.space is None:
         raise UserError("give a SPACE (a preset name or YAML file), or --resume RUN")
@@ -98,6 +95,10 @@ def _job(args: argparse.Namespace, controllers: list[str], seeds: list[int], kin
     check_distinct("--controllers", controllers)
     check_distinct("--seeds", seeds)
     check_workers(args.workers, args.num_cpus)
+    from nas.pipeline.search_job import SearchJob, resolve_data  # torch: after the checks that need none
+    from nas.runtime.search_loop import SearchSettings
+    from trainers.training import TrainingSchedule
+
     options = {"samples_per_update": args.samples_per_update} if args.samples_per_update else {}
     if args.mode == "interleaved" and any(c != "reinforce" for c in controllers):
         raise UserError("--mode interleaved needs a policy to sample paths from: only the reinforce controller")
@@ -116,11 +117,12 @@ def _execute(args: argparse.Namespace, make_job):  # type: ignore[no-untyped-def
 
     tracker = MlflowTracker(tracking_uri(args))  # checks the URI (before torch is imported); the store opens on use
     from nas.cli.resume import resume_job
+
+    job = resume_job(args.runs_dir, args.resume, tracker, args.command) if args.resume else make_job()
     from nas.pipeline.search_job import run_search_job
     from nas.runtime.interrupts import reclaim_signals
     from nas.runtime.ray_session import ray_session
 
-    job = resume_job(args.runs_dir, args.resume, tracker, args.command) if args.resume else make_job()
     with ray_session(args.address, args.num_cpus):
         reclaim_signals()
         return job, tracker, run_search_job(job, args.runs_dir, tracker, resume_run=args.resume,

@@ -1,5 +1,6 @@
-"""One real finished ``nas search`` (a tiny space on synthetic data, 6 evaluations), made once per session:
-the corrupted and inconsistent run folders of the malformed-input corpus are copies of it."""
+"""Real finished ``nas search`` runs (a tiny space on synthetic data), made once per session by two processes
+writing one ``mlflow.db`` at the same time: the corrupted and inconsistent run folders of the malformed-input
+corpus are copies of the first (reinforce, 6 evaluations); test_concurrent_store checks the shared store."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from spaces.loader import preset_text
 
 SEARCH_KEY = "reinforce-seed0-trdefault"
 BUDGET = 6
+OTHER_BUDGET = 12
+"""The second, concurrent search: random search, seed 1, in ``runs-other/``."""
 
 
 def synthetic_space_file(folder: Path) -> Path:
@@ -50,14 +53,16 @@ def _search_flags() -> frozenset[str]:
 
 @dataclass(frozen=True)
 class FinishedRun:
-    """A work folder holding ``space.yaml``, ``mlflow.db``, ``mlruns/`` and ``runs/<run_id>/``."""
+    """A work folder holding ``space.yaml``, ``mlflow.db``, ``mlruns/``, ``runs/<run_id>/`` (the reinforce search)
+    and ``runs-other/<other_run_id>/`` (the search that ran at the same time)."""
 
     root: Path
     run_id: str
+    other_run_id: str
 
     def copy(self, destination: Path) -> FinishedRun:
         shutil.copytree(self.root, destination)
-        return FinishedRun(destination, self.run_id)
+        return FinishedRun(destination, self.run_id, self.other_run_id)
 
     @property
     def runs(self) -> Path:
@@ -95,15 +100,31 @@ def quick_search() -> Callable[..., list[str]]:
     return quick_search_flags
 
 
+def nas_command() -> list[str]:
+    """The installed ``nas`` executable (``python -m nas.cli.main`` where it is not beside the interpreter)."""
+    executable = Path(sys.executable).with_name("nas")
+    return [str(executable)] if executable.exists() else [sys.executable, "-m", "nas.cli.main"]
+
+
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> FinishedRun:
+    """Two ``nas search`` processes started together on one new ``mlflow.db`` (which of them creates the store
+    and the space's experiment is a race); both must finish."""
     root = tmp_path_factory.mktemp("finished") / "work"
     root.mkdir()
     space = synthetic_space_file(root)
-    result = subprocess.run(
-        [sys.executable, "-m", "nas.cli.main", "search", str(space), *quick_search_flags(), "--runs-dir",
-         str(root / "runs"), "--tracking-uri", f"sqlite:///{root / 'mlflow.db'}"],
-        cwd=root, capture_output=True, text=True, timeout=900, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
+    store = ["--tracking-uri", f"sqlite:///{root / 'mlflow.db'}"]
+    processes = [
+        subprocess.Popen([*nas_command(), "search", str(space), *quick_search_flags(BUDGET), "--runs-dir",
+                          str(root / "runs"), *store], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True),
+        subprocess.Popen([*nas_command(), "search", str(space), "--controller", "random", "--seed", "1",
+                          *quick_search_flags(OTHER_BUDGET), "--runs-dir", str(root / "runs-other"), *store],
+                         cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
+    for process in processes:
+        _, err = process.communicate(timeout=900)
+        assert process.returncode == 0, err[-3000:]
+        assert "Traceback" not in err, err[-3000:]
     (run_id,) = [p.name for p in (root / "runs").iterdir()]
-    return FinishedRun(root, run_id)
+    (other_run_id,) = [p.name for p in (root / "runs-other").iterdir()]
+    return FinishedRun(root, run_id, other_run_id)

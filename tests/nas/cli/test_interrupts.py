@@ -102,7 +102,7 @@ def _statuses(uri: str, parent: str) -> tuple[str, list[str]]:
 def test_sigint_mid_search_then_resume(tmp_path: Path, synthetic_space, quick_search) -> None:
     space, uri, runs, marker = synthetic_space(tmp_path), f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "runs", \
         uuid.uuid4().hex
-    budget = 120
+    budget = 60
     common = ["--runs-dir", str(runs), "--tracking-uri", uri]
     process = _start(["search", str(space), "--controller", "reinforce", *quick_search(budget), *common], tmp_path,
                      marker)
