@@ -103,6 +103,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from nas.runtime.interrupts import reclaim_signals
     from nas.runtime.ray_session import ray_session
     from nas.runtime.search_loop import SearchSettings
+    from nas.runtime.training_progress import progress_mode
     from nas.tracking.mlflow_tracker import MlflowTracker
     from spaces import load_space
     from trainers.retraining import RetrainSettings
@@ -136,16 +137,19 @@ def run_pipeline(args: argparse.Namespace) -> int:
         teacher=TrainingSchedule(epochs=args.teacher_epochs, lr=0.05, weight_decay=1e-4),
         student=TrainingSchedule(epochs=args.student_epochs, lr=0.02, weight_decay=5e-4),
         temperature=args.temperature, alpha=args.alpha, seed=args.seed)
-    with ray_session(args.address, args.num_cpus):
+    log = (lambda *_: None) if args.quiet else print  # --quiet: the closing summary only
+    with ray_session(args.address, args.num_cpus, quiet=args.quiet):
         reclaim_signals()  # Ray's SIGTERM handler would abort without cleaning up
-        result = run_search_job(job, args.runs_dir, tracker, resume_run=args.resume, progress=not args.quiet)
+        result = run_search_job(job, args.runs_dir, tracker, resume_run=args.resume, progress=not args.quiet,
+                                log=log)
         comparison = write_comparison(result, tracker) if len(result.outcomes) > 1 else None
         rows = [row for outcome in result.outcomes for row in outcome.trajectory.rows]
         winners = select_winners(rows, result.space.labels, args.winners, args.top_k)[: args.max_winners]
         if not winners:
             raise UserError("every evaluation failed: nothing to retrain (see the trajectory for errors)")
         results = run_retrain_stage(result.space, job.space, winners, job.data, settings, baselines, result.folder,
-                                    tracker, result.run_id, seeds=seeds, pretrained=result.pretrained_state)
+                                    tracker, result.run_id, log, seeds=seeds, pretrained=result.pretrained_state,
+                                    progress=progress_mode(not args.quiet))
     summary = write_run_report(result.folder, result.space, results, comparison, result.space.budget.threshold)
     if result.run_id:
         for path in sorted(summary.report.parent.glob("*")):

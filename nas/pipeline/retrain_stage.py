@@ -19,27 +19,51 @@ from trainers.training import TrainingSchedule
 
 
 def retrain_task(space: SearchSpace, config_text: dict[str, str], data: DataSpec, settings: Any,
-                 checkpoint_dir: str | None, threads: int = 1, pretrained: Any = None) -> dict[str, Any]:
+                 checkpoint_dir: str | None, threads: int = 1, pretrained: Any = None, name: str = "winner",
+                 progress: str = "off") -> dict[str, Any]:
+    from nas.runtime.training_progress import EpochProgress
     from trainers.retraining import retrain_winner
     from trainers.training import prepare_worker_process
 
     prepare_worker_process(threads)
     splits = data.load()
-    result = retrain_winner(space, space.parse(config_text), splits, settings,
-                            checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, pretrained=pretrained)
+    epochs = {"teacher": settings.teacher.epochs, "kd_student": settings.student.epochs,
+              "ce_student": settings.student.epochs}
+    bars: dict[str, EpochProgress] = {}
+
+    def report(stage: str, epoch: int, stats: dict[str, float]) -> None:
+        if stage not in bars:
+            for done in bars.values():
+                done.close()
+            bars[stage] = EpochProgress(f"{name} {stage}", epochs[stage], progress)
+        bars[stage](epoch, stats)
+
+    try:
+        result = retrain_winner(space, space.parse(config_text), splits, settings, on_epoch=report,
+                                checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
+                                pretrained=pretrained)
+    finally:
+        for bar in bars.values():
+            bar.close()
     return {"states": result.states, "logs": result.logs, "metrics": result.metrics,
             "wall_seconds": result.wall_seconds}
 
 
 def baseline_task(space: SearchSpace, bits: tuple[int, int], data: DataSpec, schedule: TrainingSchedule, seed: int,
-                  checkpoint_dir: str | None, threads: int = 1, pretrained: Any = None) -> dict[str, Any]:
+                  checkpoint_dir: str | None, threads: int = 1, pretrained: Any = None, name: str = "baseline",
+                  progress: str = "off") -> dict[str, Any]:
+    from nas.runtime.training_progress import EpochProgress
     from trainers.retraining import train_uniform_baseline
     from trainers.training import prepare_worker_process
 
     prepare_worker_process(threads)
-    result = train_uniform_baseline(space, bits, data.load(), schedule, seed=seed,
-                                    checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
-                                    pretrained=pretrained)
+    bar = EpochProgress(name, schedule.epochs, progress)
+    try:
+        result = train_uniform_baseline(space, bits, data.load(), schedule, seed=seed, on_epoch=bar,
+                                        checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
+                                        pretrained=pretrained)
+    finally:
+        bar.close()
     return {"state": result.state, "log": result.log, "metrics": result.metrics, "wall_seconds": result.wall_seconds,
             "config": space.format(result.config)}
 
@@ -47,11 +71,12 @@ def baseline_task(space: SearchSpace, bits: tuple[int, int], data: DataSpec, sch
 def run_retrain_stage(space: SearchSpace, space_source: str, winners: list[dict[str, Any]], data: DataSpec,
                       settings: Any, baselines: list[tuple[int, int]], folder: Path, tracker: Any | None,
                       parent_run_id: str | None, log: Any = print, *, seeds: list[int] | None = None,
-                      pretrained: dict[str, Any] | None = None) -> dict[str, Any]:
+                      pretrained: dict[str, Any] | None = None, progress: str = "off") -> dict[str, Any]:
     """Launch every retrain and baseline as a Ray task, once per training seed, wait, save models, log child
     runs. Results are keyed ``<group>-seed<s>`` (``group`` e.g. ``winner0-tpe`` or ``uniform-W4A4``), each with
     ``group`` and ``seed``; every seed uses the same data split, so their test samples pair up. ``pretrained``
-    (the FP pre-trained network) is where teachers and baselines start."""
+    (the FP pre-trained network) is where teachers and baselines start; ``progress`` an ``EpochProgress`` mode
+    for the tasks' per-stage bars."""
     import dataclasses
 
     import ray
@@ -74,13 +99,13 @@ def run_retrain_stage(space: SearchSpace, space_source: str, winners: list[dict[
             config_text = {label: row[label] for label in space.labels}
             jobs[name] = ("winner", row, config_text, group, seed,
                           remote_retrain.remote(space, config_text, data, seeded, str(retrain_dir / name), 1,
-                                                pretrained_ref))
+                                                pretrained_ref, name, progress))
         for bits in baselines:
             group = f"uniform-W{bits[0]}A{bits[1]}"
             name = f"{group}-seed{seed}"
             jobs[name] = ("baseline", None, None, group, seed,
                           remote_baseline.remote(space, bits, data, settings.student, seed, str(retrain_dir / name), 1,
-                                                 pretrained_ref))
+                                                 pretrained_ref, name, progress))
     log(f"retrain: {len(winners)} winner(s) (FP teacher -> KD student, CE student) and {len(baselines)} uniform "
         f"baseline(s), {len(seeds)} seed(s) each ({', '.join(map(str, seeds))}): {len(jobs)} Ray tasks")
     results: dict[str, Any] = {}

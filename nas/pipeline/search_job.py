@@ -153,6 +153,7 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
     from nas.runtime.evaluator_pool import EvaluatorPool
     from nas.runtime.supernet_stage import train_supernet_state
     from nas.runtime.supernet_trainer_actor import supernet_trainer_actor
+    from nas.runtime.training_progress import progress_mode
 
     started = time.perf_counter()
     runs_dir = Path(runs_dir).resolve()
@@ -185,7 +186,7 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
         task = ray.remote(num_cpus=cpus)(train_supernet_state)
         threads = max(1, int(cpus))
         out = ray.get(task.remote(space, job.data, job.supernet, job.seed, threads, init=job.init,
-                                  pretrain=job.pretrain))
+                                  pretrain=job.pretrain, progress=progress_mode(progress)))
         state, supernet_log, pretrained = out["state"], out["epochs"], out["pretrained"]
         if pretrained is not None:
             _save_supernet(folder, pretrained, PRETRAINED_FILE)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import random
-import time
 from typing import Any
 
 import torch
@@ -17,14 +16,9 @@ CALIBRATION_BATCHES = 4
 """Training batches whose full-precision activations set the supernet's initial PACT clipping levels."""
 
 
-def _stats_line(stats: dict[str, float]) -> str:
-    accs = " ".join(f"{v:.2f}" for k, v in stats.items() if k.startswith("train_acc"))
-    return f"loss {stats['loss']:.3f}, train acc per exit {accs}"
-
-
 def train_supernet_state(space: SearchSpace, data: DataSpec, schedule: TrainingSchedule, seed: int = 0,
                          num_threads: int = 1, verbose: bool = True, *, init: str = "pretrained",
-                         pretrain: TrainingSchedule | None = None) -> dict[str, Any]:
+                         pretrain: TrainingSchedule | None = None, progress: str | None = None) -> dict[str, Any]:
     """Train the supernet; returns CPU weights (``state``), the epoch logs (``epochs``, ``pretrain_epochs``),
     the full-precision pre-trained weights (``pretrained``, ``None`` unless ``init="pretrained"``) and
     ``alpha_init`` (mean initial PACT alpha of the body convs).
@@ -32,8 +26,10 @@ def train_supernet_state(space: SearchSpace, data: DataSpec, schedule: TrainingS
     ``init`` (:data:`trainers.networks.INIT_MODES`): ``pretrained`` trains the full-precision multi-exit network
     (an IC at every candidate location, exits sampled uniformly per batch) with ``pretrain`` first, then gives
     every bit-width candidate its weights and BN and a data-fitted PACT alpha; ``shared`` starts every
-    candidate from one random init; ``independent`` from K random inits.
+    candidate from one random init; ``independent`` from K random inits. ``progress``: a
+    :class:`~nas.runtime.training_progress.EpochProgress` mode (default ``lines`` if ``verbose`` else ``off``).
     """
+    from nas.runtime.training_progress import EpochProgress
     from trainers.data import make_loader
     from trainers.networks import (
         INIT_MODES,
@@ -54,14 +50,14 @@ def train_supernet_state(space: SearchSpace, data: DataSpec, schedule: TrainingS
     loader = make_loader(splits.train, schedule.batch_size, shuffle=True, seed=seed)
     device = default_device()
     rng = random.Random(seed)
-    start = time.perf_counter()
+    mode = progress or ("lines" if verbose else "off")
 
-    def reporter(stage: str, epochs: int):
-        def report(epoch: int, stats: dict[str, float]) -> None:
-            if verbose:
-                print(f"{stage} epoch {epoch + 1}/{epochs}: {_stats_line(stats)} ({time.perf_counter() - start:.0f}s)",
-                      flush=True)
-        return report
+    def train(network: Any, stage: str, stage_schedule: TrainingSchedule) -> list[dict[str, float]]:
+        bar = EpochProgress(stage, stage_schedule.epochs, mode)
+        try:
+            return train_supernet(network, loader, stage_schedule, lambda: space.sample(rng), on_epoch=bar).epochs
+        finally:
+            bar.close()
 
     net = build_supernet(space).to(device)
     pretrained_state = None
@@ -69,8 +65,7 @@ def train_supernet_state(space: SearchSpace, data: DataSpec, schedule: TrainingS
     if init == "pretrained":
         pretrain = pretrain or schedule
         fp_net = build_pretraining_network(space).to(device)
-        pretrain_log = train_supernet(fp_net, loader, pretrain, lambda: space.sample(rng),
-                                      on_epoch=reporter("full-precision pre-training", pretrain.epochs)).epochs
+        pretrain_log = train(fp_net, "full-precision pre-training", pretrain)
         initialise_from(net, fp_net)
         batches = [x for (x, _), _ in zip(loader, range(CALIBRATION_BATCHES), strict=False)]
         calibrate_activation_clipping(net, collect_layer_inputs(fp_net, batches, seed))
@@ -79,8 +74,7 @@ def train_supernet_state(space: SearchSpace, data: DataSpec, schedule: TrainingS
         share_candidates(net)
     alphas = [float(m.act_quant.alpha.detach()) for name, m in net.named_modules()
               if name.startswith("blocks.") and hasattr(m, "act_quant") and m.a_bits is not None]
-    log = train_supernet(net, loader, schedule, lambda: space.sample(rng),
-                         on_epoch=reporter("supernet", schedule.epochs))
+    epochs = train(net, "supernet", schedule)
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-    return {"state": state, "epochs": log.epochs, "pretrain_epochs": pretrain_log, "pretrained": pretrained_state,
+    return {"state": state, "epochs": epochs, "pretrain_epochs": pretrain_log, "pretrained": pretrained_state,
             "alpha_init": sum(alphas) / max(1, len(alphas))}

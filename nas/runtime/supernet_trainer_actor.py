@@ -80,7 +80,7 @@ class SupernetTrainer:
             self.optimizer.step()
             if self.scheduler is not None and self.scheduler.last_epoch < self.scheduler.T_max:
                 self.scheduler.step()
-            total += float(loss)
+            total += loss.item()
         self.steps += steps
         self.rounds += 1
         return {"loss": total / max(1, steps), "steps": self.steps, "rounds": self.rounds,

@@ -92,10 +92,14 @@ def test_missing_cifar_root_is_one_line(tmp_path: Path) -> None:
 def test_compare_writes_plots_and_table(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = nas("compare", str(space_file(tmp_path)), "--controllers", "reinforce", "random", "--seeds", "0", "1",
-                 "--budget", "8", "--supernet-epochs", "1", "--num-cpus", "2", "--workers", "2",
-                 "--tracking-uri", uri, "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+                 "--budget", "8", "--supernet-epochs", "1", "--pretrain-epochs", "1", "--num-cpus", "2",
+                 "--workers", "2", "--tracking-uri", uri, "--runs-dir", str(tmp_path / "runs"), "--quiet",
+                 cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "reinforce" in result.stdout and "random" in result.stdout
+    # --quiet: the closing summary only, no stage messages, epoch lines, bars or worker output
+    everything = result.stdout + result.stderr
+    assert "epoch" not in everything and "supernet:" not in everything and "pid=" not in everything, everything
     folder = next((tmp_path / "runs").glob("*/comparison"))
     assert {p.name for p in folder.glob("*.png")} >= {"best_so_far_tr0.1.png", "pareto_tr0.1.png"}
     from mlflow.tracking import MlflowClient
