@@ -4,24 +4,13 @@ start (full-precision pre-training, supplement App. A) and how sampled paths are
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
-from nas.cli.common_options import non_negative_int, positive_int
+from nas.cli.common_options import non_negative_int, positive_float, positive_int
 
 INIT_MODES = ("pretrained", "shared", "independent")
 """``trainers.networks.INIT_MODES``, spelled out so that ``nas --help`` does not import torch (a test keeps
 the two equal)."""
-
-
-def positive_finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
 
 
 def add_supernet_options(parser: argparse.ArgumentParser, pretrain_epochs: int = 10) -> None:
@@ -32,7 +21,7 @@ def add_supernet_options(parser: argparse.ArgumentParser, pretrain_epochs: int =
                             "one random start for all candidates; independent: K random starts (ablation)")
     group.add_argument("--pretrain-epochs", type=positive_int, default=pretrain_epochs, metavar="E",
                        help=f"full-precision pre-training epochs (default: {pretrain_epochs})")
-    group.add_argument("--pretrain-lr", type=positive_finite_float, default=0.05, metavar="LR",
+    group.add_argument("--pretrain-lr", type=positive_float, default=0.05, metavar="LR",
                        help="full-precision pre-training SGD learning rate (default: 0.05)")
     group.add_argument("--bn-recalibration", type=non_negative_int, default=256, metavar="N",
                        help="before scoring a configuration, recompute the BN statistics of its path from N "

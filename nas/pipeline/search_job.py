@@ -23,7 +23,7 @@ import torch
 
 from nas.errors import UserError
 from nas.runtime.data_spec import DataSpec
-from nas.runtime.run_folder import find_run, load_weights, read_job
+from nas.runtime.run_folder import PRETRAINED_FILE, SUPERNET_FILE, find_run, load_weights, read_job
 from nas.runtime.search_loop import SearchLoop, SearchOutcome, SearchSettings
 from spaces import SearchSpace, load_space
 from spaces.dataset_options import check_backbone_fits
@@ -31,8 +31,6 @@ from trainers.storage.atomic_files import atomic_write, atomic_write_json
 from trainers.training import TrainingSchedule
 
 JOB_FILE = "job.json"
-SUPERNET_FILE = "supernet.pt"
-PRETRAINED_FILE = "pretrained.pt"
 
 
 @dataclass
