@@ -119,7 +119,8 @@ def test_search_against_an_mlflow_server_read_back_over_rest(tmp_path: Path) -> 
             except OSError:
                 time.sleep(0.5)
         result = nas("search", str(space_file(tmp_path)), "--controller", "random", "--budget", "5",
-                     "--supernet-epochs", "1", "--num-cpus", "2", "--tracking-uri", base, "--runs-dir",
+                     "--supernet-epochs", "1", "--pretrain-epochs", "1", "--num-cpus", "2", "--tracking-uri", base,
+                     "--runs-dir",
                      str(tmp_path / "runs"), cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-3000:]
 

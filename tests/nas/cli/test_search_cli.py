@@ -39,7 +39,8 @@ def test_killed_driver_resumes_to_the_same_budget(tmp_path: Path) -> None:
     common = ["--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--runs-dir", str(tmp_path / "runs"),
               "--num-cpus", "2"]
     proc = subprocess.Popen([sys.executable, "-m", "nas.cli.main", "search", str(space), "--controller", "random",
-                             "--budget", "300", "--supernet-epochs", "1", *common], cwd=tmp_path,
+                             "--budget", "300", "--supernet-epochs", "1", "--pretrain-epochs", "1", *common],
+                            cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 240
     checkpoint = None

@@ -24,7 +24,8 @@ def test_search_spreads_over_two_nodes(tmp_path: Path, tiny_data, sqlite_uri: st
         ray.init(address=cluster.address, log_to_driver=False)
         cluster.wait_for_nodes()
         job = SearchJob("tiny-digits", [SearchSettings("random", 8, seed=0)], tiny_data,
-                        TrainingSchedule(epochs=1, lr=0.02), workers=2)
+                        TrainingSchedule(epochs=1, lr=0.02), workers=2, pretrain=TrainingSchedule(epochs=1),
+                        bn_recalibration=0)
         result = run_search_job(job, tmp_path / "runs", MlflowTracker(sqlite_uri), progress=False, log=lambda _: None)
         rows = result.outcomes[0].trajectory.rows
         assert len(rows) == 8
