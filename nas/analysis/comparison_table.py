@@ -142,3 +142,91 @@ def _is_number(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return all(_is_number(v) for v in value)
     return value is None or (isinstance(value, numbers.Real) and not isinstance(value, bool))
+
+
+TEXT_WIDTH = 100
+"""Columns a terminal table of :func:`to_text` fits in."""
+TEXT_LEGEND = ("best: mean ± sd over seeds of each seed's best reward; top: the best of all seeds, with its "
+               "early-exit accuracy and expected BOPs; HV: hypervolume (mean over seeds); to target: median "
+               "evaluations to reach 99 % of the best reward found (seeds that reached it / seeds)")
+
+
+def _evaluations(value: Any) -> str:
+    counts = [int(v) for v in value] if isinstance(value, list | tuple) else [int(value)]
+    return str(counts[0]) if len(set(counts)) == 1 else f"{min(counts)}-{max(counts)}"
+
+
+def _mean_sd(row: Mapping[str, Any]) -> str:
+    mean, sd = row.get("best_reward_mean"), row.get("best_reward_std")
+    if mean is None:
+        return "–"
+    return f"{mean:.4f}" if sd is None else f"{mean:.4f} ± {sd:.4f}"
+
+
+def _percent(value: Any) -> str:
+    return "–" if not _finite(value) else f"{100 * float(value):.2f} %"
+
+
+def _to_target(row: Mapping[str, Any]) -> str:
+    median = row.get("evaluations_to_target_median")
+    text = "–" if median is None else f"{median:g}"
+    return f"{text} ({row.get('seeds_reaching_target', 0)}/{row.get('seeds', 0)})"
+
+
+_TEXT_COLUMNS: tuple[tuple[str, str, Any], ...] = (
+    ("controller", "<", lambda r: str(r.get("controller", ""))),
+    ("seeds", ">", lambda r: str(r.get("seeds", "–"))),
+    ("evals", ">", lambda r: _evaluations(r.get("evaluations_per_seed", 0))),
+    ("failed", ">", lambda r: str(r.get("failed", "–"))),
+    ("best", ">", _mean_sd),
+    ("top", ">", lambda r: format_cell("best_reward", r.get("best_reward"))),
+    ("EE acc.", ">", lambda r: _percent(r.get("best_ee_accuracy"))),
+    ("exp. BOPs", ">", lambda r: format_cell("best_expected_bops", r.get("best_expected_bops"))),
+    ("HV", ">", lambda r: format_cell("hypervolume_mean", r.get("hypervolume_mean"))),
+    ("to target", ">", _to_target),
+)
+"""(header, alignment, cell) of the terminal table, most important first (the last ones go when it is narrow)."""
+
+
+def to_text(table_rows: Sequence[Mapping[str, Any]], width: int = TEXT_WIDTH, legend: bool = True) -> str:
+    """A plain-text table of :func:`comparison_table` rows that fits ``width`` columns: short headers, one
+    space-padded line per controller, a controller name too long shortened with '…', and columns dropped from
+    the right when even that is not enough; then the legend, wrapped to ``width``."""
+    if not table_rows:
+        return ""
+    columns = list(_TEXT_COLUMNS)
+    cells = [[cell(r) for _, _, cell in columns] for r in table_rows]
+    while True:
+        widths = [max(len(header), *(len(row[i]) for row in cells)) for i, (header, _, _) in enumerate(columns)]
+        excess = sum(widths) + 2 * (len(widths) - 1) - width
+        if excess <= 0:
+            break
+        name_width = max(len("controller"), widths[0] - excess)
+        if name_width < widths[0]:
+            cells = [[_shorten(row[0], name_width), *row[1:]] for row in cells]
+            continue
+        if len(columns) <= 2:
+            break
+        columns.pop()
+        cells = [row[:-1] for row in cells]
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(text.ljust(w) if align == "<" else text.rjust(w)
+                         for text, w, (_, align, _) in zip(row, widths, columns, strict=True)).rstrip()
+
+    lines = [line([header for header, _, _ in columns]), "  ".join("-" * w for w in widths)]
+    lines += [line(row) for row in cells]
+    if legend:
+        lines += ["", text_legend(width)]
+    return "\n".join(lines) + "\n"
+
+
+def text_legend(width: int = TEXT_WIDTH) -> str:
+    """What the short headers of :func:`to_text` mean, wrapped to ``width`` columns."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(TEXT_LEGEND, width, break_on_hyphens=False))
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"

@@ -9,7 +9,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nas.errors import UserError
-from nas.tracking.tracking_uri import default_tracking_uri
+from nas.tracking.tracking_uri import TRACKING_URI_ENV, check_tracking_uri, resolve_tracking_uri
+
+EXPERIMENT_NAME_ENV = "MLFLOW_EXPERIMENT_NAME"
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -92,8 +94,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                        help="override the space's dataset: digits (embedded), cifar10, cifar100, imagefolder, "
                             "synthetic")
     group.add_argument("--tracking-uri", metavar="URI",
-                       help="MLflow tracking URI (default: sqlite:///./mlflow.db, a local file; "
-                            "http://HOST:PORT for a server)")
+                       help="MLflow tracking URI: sqlite:///PATH.db (a local file) or http://HOST:PORT (a server) "
+                            "(default: $MLFLOW_TRACKING_URI when set, else sqlite:///./mlflow.db)")
+    group.add_argument("--experiment", type=experiment_name_arg, metavar="NAME",
+                       help="MLflow experiment of the parent run; child runs go with their parent (default: "
+                            "$MLFLOW_EXPERIMENT_NAME when set, else the space's name; a resumed run stays in its own)")
     group.add_argument("--address", metavar="ADDR",
                        help="join a Ray cluster ('auto' on a cluster node, or ray://HOST:10001); default: local Ray")
     group.add_argument("--num-cpus", type=positive_int, metavar="N",
@@ -106,7 +111,35 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def tracking_uri(args: argparse.Namespace) -> str:
-    return default_tracking_uri() if args.tracking_uri is None else args.tracking_uri
+    """``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///./mlflow.db``; a URI from the
+    environment is checked here so that its error names the variable."""
+    uri, source = resolve_tracking_uri(args.tracking_uri)
+    if source == TRACKING_URI_ENV:
+        try:
+            check_tracking_uri(uri)
+        except UserError as exc:
+            raise UserError(f"{exc} (from {TRACKING_URI_ENV})") from None
+    return uri
+
+
+def experiment_name_arg(text: str) -> str:
+    """An argparse ``type`` for ``--experiment``: a name with something besides white space in it."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected an experiment name, got an empty one")
+    return text.strip()
+
+
+def experiment_name(args: argparse.Namespace) -> str | None:
+    """The experiment for the parent run: ``--experiment``, else ``MLFLOW_EXPERIMENT_NAME`` for a new run, else
+    ``None`` (the space's name). A resumed run keeps its experiment: only an explicit ``--experiment`` is
+    compared with it."""
+    if getattr(args, "experiment", None):
+        return str(args.experiment)
+    if getattr(args, "resume", None):
+        return None
+    return os.environ.get(EXPERIMENT_NAME_ENV, "").strip() or None
+
+
 
 
 def check_workers(workers: int, num_cpus: int | None) -> None:

@@ -10,6 +10,7 @@ from nas.cli.common_options import (
     add_run_options,
     check_distinct,
     check_workers,
+    experiment_name,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -122,7 +123,9 @@ def run_pipeline(args: argparse.Namespace) -> int:
     for bits in baselines:
         if any(bits not in [tuple(c) for c in d.choices] for d in space.bit_dimensions):
             raise UserError(f"baseline W{bits[0]}A{bits[1]} is not a bit-width choice of space {space.name!r}")
-    tracker = MlflowTracker(tracking_uri(args))
+    tracker = MlflowTracker(tracking_uri(args), experiment_name(args), "nas run")
+    if args.resume:
+        tracker.check_experiment(args.resume)  # a resumed run stays in its experiment
     if args.resume:
         job = resume_job(args.runs_dir, args.resume, tracker, "run")
     else:
@@ -160,5 +163,5 @@ def run_pipeline(args: argparse.Namespace) -> int:
     for line in summary.headline:
         print(f"  {line}")
     print(f"\nreport: {summary.report}")
-    _where(tracker.tracking_uri, result)
+    _where(tracker, result)
     return 0

@@ -9,6 +9,7 @@ from nas.cli.common_options import (
     add_run_options,
     check_distinct,
     check_workers,
+    experiment_name,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -70,8 +71,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "compare", help="compare controllers on the same supernet, budget and seeds",
         description="Run several controllers over the same trained supernet, evaluator, budget and seeds; report "
                     "best-so-far reward curves (mean and spread over seeds), Pareto fronts of early-exit accuracy "
-                    "against expected BOPs, hypervolume and evaluations needed to reach 99 %% of the best reward, "
-                    "as PNG plots and a table, all logged to MLflow.")
+                    "against expected BOPs, hypervolume and evaluations needed to reach 99 % of the best reward, "
+                    "as PNG plots, a table (printed, and an MLflow table on the parent run) and a report "
+                    "(report.md, and report.html with the plots embedded), all logged to MLflow. The last "
+                    "lines print a link that opens the parent run in the MLflow UI.")
     compare.add_argument("space", nargs="?", help="preset name or YAML file")
     compare.add_argument("--controllers", nargs="+", default=DEFAULT_COMPARE, choices=list_controllers(),
                          metavar="NAME", help=f"controllers to compare (default: {' '.join(DEFAULT_COMPARE)}; "
@@ -115,7 +118,10 @@ def _execute(args: argparse.Namespace, make_job):  # type: ignore[no-untyped-def
     """Check everything (URI, space, data, or the run folder to resume), then run; nothing is recorded before."""
     from nas.tracking.mlflow_tracker import MlflowTracker
 
-    tracker = MlflowTracker(tracking_uri(args))  # checks the URI (before torch is imported); the store opens on use
+    # checks the URI (before torch is imported); the store opens on use
+    tracker = MlflowTracker(tracking_uri(args), experiment_name(args), f"nas {args.command}")
+    if args.resume:
+        tracker.check_experiment(args.resume)  # a resumed run stays in its experiment
     from nas.cli.resume import resume_job
 
     job = resume_job(args.runs_dir, args.resume, tracker, args.command) if args.resume else make_job()
@@ -140,7 +146,7 @@ def run_search(args: argparse.Namespace) -> int:
             print(f"  best reward {best['reward']:.4f}: early-exit accuracy {best['ee_accuracy']:.2%}, "
                   f"expected {si(best['expected_bops'], 'BOPs')} (static {si(best['static_bops'], 'BOPs')})")
             print("  config: " + ", ".join(f"{k}={v}" for k, v in result.space.format(outcome.best_config).items()))
-    _where(tracker.tracking_uri, result)
+    _where(tracker, result)
     return 0
 
 
@@ -150,12 +156,18 @@ def run_compare(args: argparse.Namespace) -> int:
     _, tracker, result = _execute(args, lambda: _job(args, list(args.controllers), list(args.seeds), "compare"))
     report = write_comparison(result, tracker)
     print()
-    print(report.table_markdown)
-    print(f"\nplots and table: {report.folder}")
-    _where(tracker.tracking_uri, result)
+    print(report.table_text, end="")
+    print(f"\nplots, table and report ({report.report_html.name}, {report.report.name}): {report.folder}")
+    _where(tracker, result)
     return 0
 
 
-def _where(uri: str, result) -> None:  # type: ignore[no-untyped-def]
+def _where(tracker, result) -> None:  # type: ignore[no-untyped-def]
+    """The closing lines: the run, its folder and a link that opens it in the MLflow UI's runs view."""
+    from nas.tracking.run_links import browse_lines
+
     print(f"\nrun id {result.run_id}; run folder {result.folder}")
-    print(f"browse it: mlflow ui --backend-store-uri {uri} --host 127.0.0.1  (then open http://127.0.0.1:5000)")
+    if result.run_id:
+        experiment_id = tracker.run_info(result.run_id).info.experiment_id
+        for line in browse_lines(tracker.tracking_uri, experiment_id, result.run_id):
+            print(line)

@@ -1,4 +1,5 @@
-"""A search report as one markdown file: sections of text, tables and images linked by relative path."""
+"""A search report as one markdown file (sections of text, tables and images linked by relative path) and the
+same report as a self-contained ``report.html`` beside it (:mod:`nas.reports.html_report`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class ReportSection:
     images: Sequence[Path] = ()
 
 
-def _relative_link(image: Path, folder: Path) -> str:
+def relative_link(image: Path, folder: Path) -> str:
     """POSIX path of ``image`` relative to ``folder`` (relative images are taken as already relative to it)."""
     if not image.is_absolute():
         return image.as_posix()
@@ -35,15 +36,24 @@ def render_report(folder: Path, title: str, sections: Sequence[ReportSection]) -
         if section.table_markdown:
             parts.append(section.table_markdown.strip() + "\n")
         for image in section.images:
-            link = _relative_link(Path(image), folder)
+            link = relative_link(Path(image), folder)
             parts.append(f"![{Path(image).stem}]({link.replace(' ', '%20')})\n")
     return "\n".join(parts)
 
 
 def write_report(folder: Path, title: str, sections: Sequence[ReportSection]) -> Path:
-    """Write ``folder/report.md`` (folder created, file replaced) and return its path."""
+    """Write ``folder/report.md`` and ``folder/report.html`` (folder created, files replaced); return the
+    markdown's path (the HTML is beside it, :func:`html_beside`)."""
+    from nas.reports.html_report import write_html_report
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "report.md"
     target.write_text(render_report(folder, title, sections), encoding="utf-8")
+    write_html_report(folder, title, sections, html_beside(target).name)
     return target
+
+
+def html_beside(markdown: Path) -> Path:
+    """The HTML report written beside the markdown report ``markdown``."""
+    return Path(markdown).with_suffix(".html")

@@ -10,7 +10,9 @@ class MetricBuffer:
     """Collects (step, metrics) and sends them in batches every ``every`` steps or ``seconds``.
 
     A ``log_batch`` to a SQLite store costs tens of milliseconds whatever its size, so batches are made by
-    time: the MLflow UI lags by at most ``seconds`` and tracking stays a small share of the driver's time.
+    time: the MLflow UI lags by at most ``seconds`` and tracking stays a small share of the driver's time. Each
+    step keeps the wall-clock time it was added (or the one given), so MLflow's time axes show when each
+    evaluation finished, not when its batch was sent.
     """
 
     def __init__(self, tracker: Any, run_id: str, every: int = 1000, seconds: float = 5.0, *,
@@ -20,13 +22,16 @@ class MetricBuffer:
         self.every = every
         self.seconds = seconds
         self.hold = hold
-        self._items: list[tuple[int, dict[str, float]]] = []
+        self._items: list[tuple[int, dict[str, float], int]] = []
         self._last = time.monotonic()
 
-    def add(self, step: int, metrics: dict[str, float]) -> None:
-        """Queue one step; sent when :meth:`due` unless ``hold``, in which case only :meth:`flush` sends (the
-        search loop flushes right after the checkpoint covering the steps is written)."""
-        self._items.append((step, metrics))
+    def add(self, step: int, metrics: dict[str, float], timestamp_ms: int | None = None) -> None:
+        """Queue one step, stamped ``timestamp_ms`` (milliseconds since the epoch; default: now, which for the
+        search loop is when the evaluation's result came back); sent when :meth:`due` unless ``hold``, in which
+        case only :meth:`flush` sends (the search loop flushes right after the checkpoint covering the steps is
+        written)."""
+        stamp = int(time.time() * 1000) if timestamp_ms is None else int(timestamp_ms)
+        self._items.append((step, metrics, stamp))
         if not self.hold and self.due():
             self.flush()
 
@@ -39,9 +44,8 @@ class MetricBuffer:
             return
         from mlflow.entities import Metric
 
-        now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, step) for step, metrics in self._items for k, v in metrics.items()
-                 if v is not None]
+        batch = [Metric(k, float(v), stamp, step) for step, metrics, stamp in self._items
+                 for k, v in metrics.items() if v is not None]
         for start in range(0, len(batch), 900):
             self.tracker.client.log_batch(self.run_id, metrics=batch[start:start + 900])
         self._items.clear()

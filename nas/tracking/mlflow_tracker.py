@@ -49,10 +49,16 @@ def _quiet() -> Iterator[None]:
 class MlflowTracker:
     """Thin wrapper over :class:`mlflow.tracking.MlflowClient` for search and retrain runs."""
 
-    def __init__(self, tracking_uri: str) -> None:
+    def __init__(self, tracking_uri: str, experiment: str | None = None, source_name: str | None = None) -> None:
+        """``experiment`` (``--experiment``) replaces the experiment name of every run started without a parent
+        (child runs always go into their parent's experiment); ``source_name`` is the ``mlflow.source.name`` of
+        the runs (default: the program, as MLflow records it)."""
         os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
         self.tracking_uri = check_tracking_uri(tracking_uri)
+        self.experiment = experiment
+        self.source_name = source_name
         self._client: Any = None
+        self._run_experiments: dict[str, str] = {}
 
     @property
     def client(self) -> Any:
@@ -105,11 +111,19 @@ class MlflowTracker:
 
     def start_run(self, experiment: str, name: str, params: Mapping[str, Any] | None = None,
                   parent_run_id: str | None = None, tags: Mapping[str, str] | None = None) -> str:
-        all_tags = {RUN_NAME_TAG: name, **(tags or {})}
+        """A new open run with MLflow's context tags (:mod:`nas.tracking.context_tags`); a child run goes into
+        its parent's experiment, any other into :attr:`experiment` when set, else ``experiment``."""
+        from nas.tracking.context_tags import context_tags
+
+        all_tags = {**context_tags(self.source_name), RUN_NAME_TAG: name, **(tags or {})}
         if parent_run_id:
             all_tags[PARENT_TAG] = parent_run_id
-        run = self.client.create_run(self.experiment_id(experiment), tags=all_tags, run_name=name)
+            experiment_id = self._experiment_of(parent_run_id)
+        else:
+            experiment_id = self.experiment_id(self.experiment or experiment)
+        run = self.client.create_run(experiment_id, tags=all_tags, run_name=name)
         _OPEN_RUNS[run.info.run_id] = self
+        self._run_experiments[run.info.run_id] = experiment_id
         if params:
             self.log_params(run.info.run_id, params)
         return run.info.run_id
@@ -118,9 +132,26 @@ class MlflowTracker:
         self.client.set_terminated(run_id, status=status)
         _OPEN_RUNS.pop(run_id, None)
 
+    def check_experiment(self, run_id: str) -> None:
+        """A UserError when :attr:`experiment` is set and run ``run_id`` is in another experiment (a resumed run
+        cannot move)."""
+        if self.experiment is None:
+            return
+        recorded = self.client.get_experiment(self._experiment_of(run_id)).name
+        if recorded != self.experiment:
+            raise UserError(f"run {run_id} is in MLflow experiment {recorded!r}, not {self.experiment!r}: resume "
+                            f"it without --experiment (or with --experiment {recorded!r})")
+
     def reopen(self, run_id: str) -> None:
+        """Mark run ``run_id`` RUNNING again: a resume continues it (:meth:`check_experiment` first)."""
+        self.check_experiment(run_id)
         self.client.update_run(run_id, status="RUNNING")
         _OPEN_RUNS[run_id] = self
+
+    def _experiment_of(self, run_id: str) -> str:
+        if run_id not in self._run_experiments:
+            self._run_experiments[run_id] = self.run_info(run_id).info.experiment_id
+        return self._run_experiments[run_id]
 
     def end_open_runs(self, status: str) -> list[str]:
         """End every run still open, newest first (children before their parent), as ``status``; returns

@@ -11,11 +11,13 @@ import sqlite3
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from nas.errors import UserError
 
 DEFAULT_DB = "mlflow.db"
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 SQLITE_HEADER = b"SQLite format 3\x00"
 SERVER_SCHEMES = ("http", "https")
 DATABASE_SCHEMES = ("postgresql", "mysql", "mssql")
@@ -26,6 +28,18 @@ _FORMS = "sqlite:///PATH (a local file), http(s)://HOST:PORT (an MLflow server) 
 def default_tracking_uri(folder: str | Path = ".") -> str:
     """A local SQLite file (``./mlflow.db``): no server needed; browse it with ``mlflow ui``."""
     return f"sqlite:///{Path(folder).resolve() / DEFAULT_DB}"
+
+
+def resolve_tracking_uri(flag: str | None, environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The tracking URI a command uses and where it came from: ``flag`` (``--tracking-uri``) when given, else
+    MLflow's own ``MLFLOW_TRACKING_URI`` (an empty value counts as unset), else :func:`default_tracking_uri`.
+    The source is ``"--tracking-uri"``, ``"MLFLOW_TRACKING_URI"`` or ``"default"``."""
+    if flag is not None:
+        return flag, "--tracking-uri"
+    value = (os.environ if environ is None else environ).get(TRACKING_URI_ENV, "")
+    if value.strip():
+        return value.strip(), TRACKING_URI_ENV
+    return default_tracking_uri(), "default"
 
 
 def sqlite_path(uri: str) -> Path | None:

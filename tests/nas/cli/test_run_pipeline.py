@@ -136,6 +136,12 @@ def test_search_against_an_mlflow_server_read_back_over_rest(tmp_path: Path) -> 
         runs = post("runs/search", {"experiment_ids": [experiment["experiment_id"]]})["runs"]
         assert len(runs) == 2
         child = next(r for r in runs if any(t["key"] == "mlflow.parentRunId" for t in r["data"].get("tags", [])))
+        parent = next(r for r in runs if r is not child)
+        assert parent["info"]["status"] == "FINISHED"
+        # the closing line links to the parent run on the server itself, in the runs view; no `mlflow ui` to start
+        assert (f"browse it in MLflow: {base}/#/experiments/{experiment['experiment_id']}/runs/"
+                f"{parent['info']['run_id']}?workflowType=machine_learning") in result.stdout
+        assert " ui --backend-store-uri" not in result.stdout
         metrics = {m["key"]: m["value"] for m in child["data"]["metrics"]}
         assert {"reward", "best_reward", "final_best_reward"} <= set(metrics)
         with urllib.request.urlopen(f"{base}/api/2.0/mlflow/metrics/get-history?run_id={child['info']['run_id']}"
