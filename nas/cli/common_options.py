@@ -140,8 +140,6 @@ def experiment_name(args: argparse.Namespace) -> str | None:
     return os.environ.get(EXPERIMENT_NAME_ENV, "").strip() or None
 
 
-
-
 def check_workers(workers: int, num_cpus: int | None) -> None:
     if num_cpus is not None and workers > num_cpus:
         raise UserError(f"--workers {workers} needs at least {workers} CPUs but --num-cpus is {num_cpus}")
