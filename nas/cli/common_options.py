@@ -106,8 +106,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--runs-dir", type=runs_dir_path, default="nas-runs", metavar="DIR",
                        help="folder for checkpoints and supernet weights (default: ./nas-runs)")
     group.add_argument("--quiet", action="store_true",
-                       help="print only errors and the closing summary: no progress bars or epoch lines, no stage "
-                            "messages, nothing from Ray workers")
+                       help="print only errors and the closing summary: no progress bars, epoch lines or stage "
+                            "messages")
 
 
 def tracking_uri(args: argparse.Namespace) -> str:

@@ -141,7 +141,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
         student=TrainingSchedule(epochs=args.student_epochs, lr=0.02, weight_decay=5e-4),
         temperature=args.temperature, alpha=args.alpha, seed=args.seed)
     log = (lambda *_: None) if args.quiet else print  # --quiet: the closing summary only
-    with ray_session(args.address, args.num_cpus, quiet=args.quiet):
+    with ray_session(args.address, args.num_cpus):
         reclaim_signals()  # Ray's SIGTERM handler would abort without cleaning up
         result = run_search_job(job, args.runs_dir, tracker, resume_run=args.resume, progress=not args.quiet,
                                 log=log)

@@ -129,7 +129,7 @@ def _execute(args: argparse.Namespace, make_job):  # type: ignore[no-untyped-def
     from nas.runtime.interrupts import reclaim_signals
     from nas.runtime.ray_session import ray_session
 
-    with ray_session(args.address, args.num_cpus, quiet=args.quiet):
+    with ray_session(args.address, args.num_cpus):
         reclaim_signals()
         return job, tracker, run_search_job(job, args.runs_dir, tracker, resume_run=args.resume,
                                             progress=not args.quiet, log=(lambda *_: None) if args.quiet else print)

@@ -42,12 +42,13 @@ def loopback_node_ip() -> Iterator[None]:
 
 @contextlib.contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None, dashboard: bool = False,
-                dashboard_host: str = "127.0.0.1", quiet: bool = False) -> Iterator[None]:
+                dashboard_host: str = "127.0.0.1") -> Iterator[None]:
     """``address=None`` starts a fresh local Ray (``num_cpus`` cores) that listens on 127.0.0.1 only (and, from
     Ray 2.59 on, unless ``RAY_AUTH_MODE`` says otherwise, requires Ray's token ``~/.ray/auth_token``);
     ``"auto"`` or ``ray://...`` joins a cluster as it is. A session already initialised by the caller (tests,
-    notebooks) is reused and left running. ``quiet``: nothing the workers print reaches the driver's terminal
-    (their exceptions still reach it through ``ray.get``)."""
+    notebooks) is reused and left running. Worker output is always forwarded to the driver (``log_to_driver``):
+    with it off, Ctrl-C on the driver was not acted upon (tested in ``tests/nas/cli/test_interrupts.py``), so
+    ``--quiet`` silences the platform's own progress output instead."""
     import ray
 
     if ray.is_initialized():
@@ -55,7 +56,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None, dashboa
         return
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
-    kwargs: dict[str, object] = {"logging_level": logging.ERROR, "log_to_driver": not quiet}
+    kwargs: dict[str, object] = {"logging_level": logging.ERROR, "log_to_driver": True}
     if address:
         kwargs["address"] = address
     else:
