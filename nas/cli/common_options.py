@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from nas.cli.optuna_options import add_optuna_storage_option
 from nas.errors import UserError
 from nas.tracking.tracking_uri import TRACKING_URI_ENV, check_tracking_uri, resolve_tracking_uri
 
@@ -105,6 +106,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                        help="CPUs for a local Ray (default: all cores)")
     group.add_argument("--runs-dir", type=runs_dir_path, default="nas-runs", metavar="DIR",
                        help="folder for checkpoints and supernet weights (default: ./nas-runs)")
+    add_optuna_storage_option(group)
     group.add_argument("--quiet", action="store_true",
                        help="print only errors and the closing summary: no progress bars, epoch lines or stage "
                             "messages")

@@ -19,10 +19,11 @@ STEP_METRIC = "failed"
 """Logged at every evaluation step of a search's child run (0 or 1), so its history is the list of steps."""
 
 
-def resume_job(runs_dir: Path, run: str, tracker: Any, command: str) -> Any:
+def resume_job(runs_dir: Path, run: str, tracker: Any, command: str, optuna_storage: str | None = None) -> Any:
     """The :class:`~nas.pipeline.search_job.SearchJob` of run ``run``, once its folder and its MLflow records are
     known to agree; ``command`` is the ``nas`` command resuming it (a run resumes with the command that made
-    it)."""
+    it). ``optuna_storage`` (``--optuna-storage``) replaces the storage the run's Optuna studies were kept in
+    (their studies are rebuilt there from the checkpoints)."""
     from nas.pipeline.search_job import load_job
     from nas.runtime.run_folder import check_resumable, find_run
     from spaces import load_space
@@ -34,6 +35,11 @@ def resume_job(runs_dir: Path, run: str, tracker: Any, command: str) -> Any:
     records = check_resumable(folder, job.searches, load_space(job.space))
     if tracker is not None:
         check_tracking(tracker, run, job.kind, records)
+    from nas.runtime.layout_migration import migrate_layout
+
+    migrate_layout(folder, records)  # a folder of an earlier version, accepted: to today's layout
+    if optuna_storage:
+        job.optuna_storage = optuna_storage
     return job
 
 
@@ -49,7 +55,7 @@ def check_tracking(tracker: Any, run: str, kind: str, records: list[Any]) -> Non
                         f"folder holds a `nas {kind}` job")
     children = {c.info.run_name: c.info.run_id for c in tracker.child_runs(run)}
     for record in records:
-        checkpoint_file = record.folder / "checkpoint.json"
+        checkpoint_file = record.checkpoint_path
         key = record.folder.name
         if record.checkpoint is None:
             if key in children:

@@ -127,14 +127,14 @@ def run_pipeline(args: argparse.Namespace) -> int:
     if args.resume:
         tracker.check_experiment(args.resume)  # a resumed run stays in its experiment
     if args.resume:
-        job = resume_job(args.runs_dir, args.resume, tracker, "run")
+        job = resume_job(args.runs_dir, args.resume, tracker, "run", optuna_storage=args.optuna_storage)
     else:
         searches = [SearchSettings(c, args.budget, args.seed, args.tradeoff, weight_steps=args.weight_steps,
                                    mode=args.mode if c == "reinforce" else "frozen") for c in args.controllers]
         source = str(Path(args.space).resolve()) if Path(args.space).exists() else args.space
         job = SearchJob(source, searches, resolve_data(space, args.dataset, args.data_root, args.seed),
                         TrainingSchedule(epochs=args.supernet_epochs, lr=args.supernet_lr), args.workers, 1,
-                        args.seed, "run", **supernet_job_fields(args))
+                        args.seed, "run", **supernet_job_fields(args), optuna_storage=args.optuna_storage)
     seeds = search_seeds(args.seeds) if args.seeds else default_seeds(args.seed, len(job.data.load().train))
     settings = RetrainSettings(
         teacher=TrainingSchedule(epochs=args.teacher_epochs, lr=0.05, weight_decay=1e-4),

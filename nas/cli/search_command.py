@@ -111,7 +111,8 @@ def _job(args: argparse.Namespace, controllers: list[str], seeds: list[int], kin
     data = resolve_data(space, args.dataset, args.data_root, seeds[0])
     source = args.space if not Path(args.space).exists() else str(Path(args.space).resolve())
     return SearchJob(source, searches, data, TrainingSchedule(epochs=args.supernet_epochs, lr=args.supernet_lr),
-                     args.workers, 1, seeds[0], kind, **supernet_job_fields(args))
+                     args.workers, 1, seeds[0], kind, **supernet_job_fields(args),
+                     optuna_storage=args.optuna_storage)
 
 
 def _execute(args: argparse.Namespace, make_job):  # type: ignore[no-untyped-def]
@@ -124,7 +125,8 @@ def _execute(args: argparse.Namespace, make_job):  # type: ignore[no-untyped-def
         tracker.check_experiment(args.resume)  # a resumed run stays in its experiment
     from nas.cli.resume import resume_job
 
-    job = resume_job(args.runs_dir, args.resume, tracker, args.command) if args.resume else make_job()
+    job = (resume_job(args.runs_dir, args.resume, tracker, args.command, optuna_storage=args.optuna_storage)
+           if args.resume else make_job())
     from nas.pipeline.search_job import run_search_job
     from nas.runtime.interrupts import reclaim_signals
     from nas.runtime.ray_session import ray_session

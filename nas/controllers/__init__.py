@@ -14,16 +14,18 @@ from nas.controllers.optuna_controller import (
 from nas.controllers.policy_gradient import reinforce_gradient
 from nas.controllers.random_search import RandomSearchController
 from nas.controllers.registry import (
+    ENTRY_POINT_GROUP,
     controller_class,
     create_controller,
     list_controllers,
+    refresh_entry_points,
     register_controller,
     restore_controller,
 )
 from nas.controllers.reinforce import ReinforceController
 from nas.controllers.trial import Trial, TrialResult
 
-__all__ = ["CmaEsController", "Controller", "GPController", "NSGA2Controller", "OptunaController",
+__all__ = ["ENTRY_POINT_GROUP", "CmaEsController", "Controller", "GPController", "NSGA2Controller", "OptunaController",
            "OptunaRandomController", "RandomSearchController", "ReinforceController", "TPEController", "Trial",
-           "TrialResult", "controller_class", "create_controller", "list_controllers", "register_controller",
-           "reinforce_gradient", "restore_controller"]
+           "TrialResult", "controller_class", "create_controller", "list_controllers", "refresh_entry_points",
+           "register_controller", "reinforce_gradient", "restore_controller"]

@@ -45,6 +45,9 @@ class Controller(ABC):
     name: ClassVar[str] = ""
     exact_resume: ClassVar[bool] = True
     keeps_pending_on_resume: ClassVar[bool] = True
+    uses_study_storage: ClassVar[bool] = False
+    """True for controllers that take ``storage=`` and ``study_name=`` keywords (Optuna's): a job passes its
+    ``--optuna-storage`` to them so that their study is a stored one."""
 
     def __init__(self, space: SearchSpace, seed: int = 0, **options: Any) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):

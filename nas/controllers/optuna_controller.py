@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import warnings
 from abc import abstractmethod
@@ -13,9 +14,11 @@ import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 from optuna.samplers import BaseSampler
-from optuna.trial import TrialState
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, TrialState
 
 from nas.controllers.controller import Controller
+from nas.controllers.optuna_storage import CONTROLLER_TRIAL_ID, StudyMirror
 from nas.controllers.registry import register_controller
 from nas.controllers.trial import Trial, TrialResult
 from spaces import Config, SearchSpace
@@ -56,15 +59,23 @@ class OptunaController(Controller):
     ``optuna.trial.create_trial``. Trials outstanding at save time are dropped
     (:attr:`keeps_pending_on_resume` is false): telling them afterwards raises ``KeyError`` and the
     runtime re-asks instead; trial ids are never reused.
+
+    ``storage`` (an Optuna storage URL or object) and ``study_name`` add a stored copy of the study, which
+    optuna-dashboard, ``optuna.load_study`` and Optuna's plots read (:mod:`nas.controllers.optuna_storage`: every
+    told trial, written off the critical path; rebuilt from the history on :meth:`load_state_dict`). They are
+    not options (not in :meth:`state_dict`), so a run resumes with its study in another storage.
+    :meth:`state_dict` waits until the stored study holds every told trial.
     """
 
     exact_resume: ClassVar[bool] = False
     keeps_pending_on_resume: ClassVar[bool] = False
+    uses_study_storage: ClassVar[bool] = True
     encoding: ClassVar[Encoding] = "categorical"
     objectives: ClassVar[tuple[tuple[str, Literal["maximize", "minimize"]], ...]] = ()
     """``(metric, direction)`` pairs for a multi-objective study; empty: maximise ``reward``."""
 
-    def __init__(self, space: SearchSpace, seed: int = 0, **sampler_options: Any) -> None:
+    def __init__(self, space: SearchSpace, seed: int = 0, *, storage: str | BaseStorage | None = None,
+                 study_name: str | None = None, **sampler_options: Any) -> None:
         super().__init__(space, seed, **sampler_options)
         self._distributions: dict[str, BaseDistribution] = {
             d.label: (IntDistribution(0, d.size - 1) if self.encoding == "index"
@@ -72,16 +83,35 @@ class OptunaController(Controller):
             for d in space.dimensions}
         self._live: dict[int, optuna.trial.Trial] = {}
         self.study = self._new_study(derive_sampler_seed(seed, 0))
+        self.mirror: StudyMirror | None = None
+        if storage is not None:
+            self.mirror = StudyMirror(storage, study_name or f"{self.name}-seed{seed}", self._directions(),
+                                      [name for name, _ in self.objectives] or ["reward"],
+                                      {"controller": self.name, "space": space.name, "seed": seed})
 
     @abstractmethod
     def _make_sampler(self, seed: int, **options: Any) -> BaseSampler:
         """The Optuna sampler seeded with ``seed``."""
 
+    def _directions(self) -> list[str]:
+        return [direction for _, direction in self.objectives] or ["maximize"]
+
     def _new_study(self, sampler_seed: int) -> optuna.Study:
-        directions = [direction for _, direction in self.objectives] or ["maximize"]
         with _quiet_optuna():
             return optuna.create_study(sampler=self._make_sampler(sampler_seed, **self.options),
-                                       directions=directions)
+                                       directions=self._directions())
+
+    def _frozen(self, trial: Trial, result: TrialResult, **times: Any) -> FrozenTrial:
+        """A told trial as Optuna records it (its metrics as user attributes)."""
+        values = self._values(result)
+        frozen = optuna.trial.create_trial(
+            state=TrialState.FAIL if values is None else TrialState.COMPLETE, values=values,
+            params=self._params(trial.config), distributions=self._distributions,
+            user_attrs={CONTROLLER_TRIAL_ID: trial.trial_id, **result.metrics,
+                        **({"failure": result.reason} if result.reason else {})})
+        for key, value in times.items():
+            setattr(frozen, key, value)
+        return frozen
 
     # -- conversions -----------------------------------------------------------------------------
     def _params(self, config: Config) -> dict[str, Any]:
@@ -109,18 +139,32 @@ class OptunaController(Controller):
     def _propose(self, trial_id: int) -> Config:
         with _quiet_optuna():
             trial = self.study.ask(self._distributions)
-        trial.set_user_attr("controller_trial_id", trial_id)
+        trial.set_user_attr(CONTROLLER_TRIAL_ID, trial_id)
         self._live[trial_id] = trial
         return self._config(trial.params)
 
     def _observe(self, trial: Trial, result: TrialResult) -> None:
         values = self._values(result)
+        live = self._live[trial.trial_id]
         with _quiet_optuna():
             if values is None:
-                self.study.tell(self._live[trial.trial_id], state=TrialState.FAIL)
+                self.study.tell(live, state=TrialState.FAIL)
             else:
-                self.study.tell(self._live[trial.trial_id], values)
+                self.study.tell(live, values)
         del self._live[trial.trial_id]
+        if self.mirror is not None:
+            self.mirror.add(self._frozen(trial, result, datetime_start=live.datetime_start,
+                                         datetime_complete=datetime.datetime.now()))
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.mirror is not None:
+            self.mirror.flush()
+        return super().state_dict()
+
+    def close(self) -> None:
+        """Store what the stored study still lacks and stop its writer."""
+        if self.mirror is not None:
+            self.mirror.close()
 
     def _internal_state(self) -> dict[str, Any]:
         return {"sampler": type(self.study.sampler).__name__,
@@ -129,15 +173,13 @@ class OptunaController(Controller):
     def _load_internal_state(self, state: Mapping[str, Any]) -> None:
         self._live = {}
         self.study = self._new_study(derive_sampler_seed(self.seed, self.n_told))
-        frozen = []
-        for trial, result in self._history:
-            values = self._values(result)
-            frozen.append(optuna.trial.create_trial(
-                state=TrialState.FAIL if values is None else TrialState.COMPLETE, values=values,
-                params=self._params(trial.config), distributions=self._distributions,
-                user_attrs={"controller_trial_id": trial.trial_id}))
+        frozen = [self._frozen(trial, result) for trial, result in self._history]
         with _quiet_optuna():
-            self.study.add_trials(frozen)
+            self.study.add_trials([optuna.trial.create_trial(
+                state=t.state, values=t.values, params=t.params, distributions=t.distributions,
+                user_attrs={CONTROLLER_TRIAL_ID: t.user_attrs[CONTROLLER_TRIAL_ID]}) for t in frozen])
+        if self.mirror is not None:
+            self.mirror.open(frozen)
 
 
 @register_controller("tpe")

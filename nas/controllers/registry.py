@@ -1,14 +1,26 @@
-"""Controllers by name: ``create_controller("reinforce", space, seed=0, lr=0.1)``."""
+"""Controllers by name: ``create_controller("reinforce", space, seed=0, lr=0.1)``.
+
+Names come from two places: classes decorated with :func:`register_controller` in an imported module (the
+built-ins), and package entry points in the group :data:`ENTRY_POINT_GROUP` (``name = "module:Class"``), which is
+how a user's controller reaches every process: the ``nas`` CLI lists it among ``--controller`` choices, and the
+Ray controller actor, the run-folder checks and :class:`nas.tune.ControllerSearcher` load it by name, each in its
+own process, from the installed package's metadata. A plug-in is imported only when its name is first used.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, TypeVar
 
 from nas.controllers.controller import Controller
 from spaces import SearchSpace
 
 C = TypeVar("C", bound=type[Controller])
+
+ENTRY_POINT_GROUP = "adaptive_quant_nas.controllers"
+"""The entry-point group of controllers: ``[project.entry-points."adaptive_quant_nas.controllers"]``."""
 
 _REGISTRY: dict[str, type[Controller]] = {}
 
@@ -28,17 +40,50 @@ def register_controller(name: str) -> Callable[[C], C]:
     return decorate
 
 
+@functools.cache
+def _entry_points() -> dict[str, EntryPoint]:
+    """Entry points of :data:`ENTRY_POINT_GROUP` by name (the first of a name wins, as ``importlib`` orders them)."""
+    found: dict[str, EntryPoint] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(point.name, point)
+    return found
+
+
+def refresh_entry_points() -> None:
+    """Forget the entry points read so far (after installing a plug-in into a running interpreter)."""
+    _entry_points.cache_clear()
+
+
+def _load(point: EntryPoint) -> type[Controller]:
+    where = f"controller {point.name!r} (entry point {point.value!r} of group {ENTRY_POINT_GROUP})"
+    try:
+        loaded = point.load()
+    except Exception as exc:  # a broken plug-in: one line naming it
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise ValueError(f"{where} cannot be loaded: {type(exc).__name__}: {detail}") from None
+    if not (isinstance(loaded, type) and issubclass(loaded, Controller)):
+        raise ValueError(f"{where} is {loaded!r}, not a Controller subclass")
+    if _REGISTRY.get(point.name) is loaded:  # a built-in, or a class its module registered under this name
+        return loaded
+    if loaded.name and _REGISTRY.get(loaded.name) is loaded:
+        raise ValueError(f"{where} names a class registered as {loaded.name!r}: give the entry point that name")
+    return register_controller(point.name)(loaded)
+
+
 def list_controllers() -> list[str]:
-    """Registered names, in registration order."""
-    return list(_REGISTRY)
+    """Registered names in registration order, then the names of plug-ins not imported yet."""
+    return [*_REGISTRY, *(name for name in _entry_points() if name not in _REGISTRY)]
 
 
 def controller_class(name: str) -> type[Controller]:
-    """The class registered as ``name``; ``ValueError`` listing the known names otherwise."""
-    try:
+    """The class registered as ``name``, a plug-in loaded from its entry point on first use; ``ValueError``
+    listing the known names otherwise."""
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown controller {name!r}; known: {', '.join(_REGISTRY)}") from None
+    point = _entry_points().get(name)
+    if point is None:
+        raise ValueError(f"unknown controller {name!r}; known: {', '.join(list_controllers())}")
+    return _load(point)
 
 
 def create_controller(name: str, space: SearchSpace, seed: int = 0, **options: Any) -> Controller:

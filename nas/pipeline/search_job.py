@@ -6,7 +6,9 @@ Layout of a run folder ``<runs_dir>/<mlflow parent run id>/``::
     job.json                      what was asked (space source, data, schedule, searches)
     pretrained.pt                 full-precision pre-trained multi-exit network (supplement App. A)
     supernet.pt                   trained supernet weights (loaded with weights_only=True)
-    searches/<key>/checkpoint.json, trajectory.parquet
+    searches/<key>/trajectory.parquet   one per search; searches/ holds Parquet only (pandas.read_parquet reads it)
+    checkpoints/<key>/checkpoint.json
+    optuna.log                    the Optuna searches' studies (default --optuna-storage, an Optuna journal file)
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from typing import Any
 import torch
 
 from nas.errors import UserError
+from nas.pipeline.optuna_studies import check_new_studies, job_storage
 from nas.runtime.data_spec import DataSpec
-from nas.runtime.run_folder import PRETRAINED_FILE, SUPERNET_FILE, find_run, load_weights, read_job
+from nas.runtime.run_folder import PRETRAINED_FILE, SUPERNET_FILE, find_run, load_weights, read_job, search_paths
 from nas.runtime.search_loop import SearchLoop, SearchOutcome, SearchSettings
 from spaces import SearchSpace, load_space
 from spaces.dataset_options import check_backbone_fits
@@ -46,12 +49,14 @@ class SearchJob:
     init: str = "pretrained"
     pretrain: TrainingSchedule = field(default_factory=lambda: TrainingSchedule(epochs=10, lr=0.05))
     bn_recalibration: int = 256
+    optuna_storage: str | None = None
+    """Where Optuna searches keep their studies; ``None``: ``optuna.log`` in the run folder."""
 
     def to_json(self) -> dict[str, Any]:
         return {"space": self.space, "searches": [asdict(s) for s in self.searches], "data": asdict(self.data),
                 "supernet": asdict(self.supernet), "workers": self.workers, "cpus_per_worker": self.cpus_per_worker,
                 "seed": self.seed, "kind": self.kind, "init": self.init, "pretrain": asdict(self.pretrain),
-                "bn_recalibration": self.bn_recalibration}
+                "bn_recalibration": self.bn_recalibration, "optuna_storage": self.optuna_storage}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SearchJob:
@@ -63,7 +68,8 @@ class SearchJob:
                    workers=data["workers"], cpus_per_worker=data["cpus_per_worker"], seed=data["seed"],
                    kind=data.get("kind", "search"), init=data.get("init", "independent"),
                    pretrain=TrainingSchedule(**data.get("pretrain", {"epochs": 10, "lr": 0.05})),
-                   bn_recalibration=0 if legacy else int(data["bn_recalibration"]))
+                   bn_recalibration=0 if legacy else int(data["bn_recalibration"]),
+                   optuna_storage=data.get("optuna_storage"))
 
 
 @dataclass
@@ -156,6 +162,8 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
     started = time.perf_counter()
     runs_dir = Path(runs_dir).resolve()
     space = load_space(job.space)
+    if not resume_run:
+        check_new_studies(job.optuna_storage, job.searches)
     if resume_run:
         folder = runs_dir / resume_run
         run_id: str | None = resume_run if tracker is not None else None
@@ -202,6 +210,7 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
     pool.ready()
     ray.get(controllers.ready.remote())
     outcomes = []
+    optuna_storage = job_storage(job.optuna_storage, folder, job.searches)
     try:
         for settings in job.searches:
             bar = _Progress(settings.key, progress)
@@ -211,8 +220,9 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
                                                  min(job.cpus_per_worker, _largest_node_cpus()),
                                                  settings.weight_steps * settings.rounds)
             try:
-                loop = SearchLoop(space, settings, pool, folder / "searches" / settings.key, tracker, space.name,
-                                  run_id, bar, trainer, controllers)
+                trajectory_folder, checkpoint_folder = search_paths(folder, settings.key)
+                loop = SearchLoop(space, settings, pool, trajectory_folder, tracker, space.name, run_id, bar, trainer,
+                                  controllers, checkpoint_folder, optuna_storage)
                 outcomes.append(loop.run())
             finally:
                 bar.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nas.controllers import Controller, Trial, TrialResult, create_controller
+from nas.controllers import Controller, Trial, TrialResult, controller_class
 from spaces import Config, SearchSpace
 
 
@@ -29,13 +29,25 @@ class ControllerHost:
         return True
 
     def start(self, name: str, space: SearchSpace, seed: int, options: dict[str, Any] | None = None,
-              state: dict[str, Any] | None = None) -> str:
-        """Install a fresh controller (restored from ``state`` when given), replacing the previous one."""
-        controller = create_controller(name, space, seed=seed, **(options or {}))
+              state: dict[str, Any] | None = None, storage: dict[str, str] | None = None) -> str:
+        """Install a fresh controller (restored from ``state`` when given), replacing the previous one.
+        ``storage`` (``{"url": ..., "study_name": ...}``) goes to controllers that keep a stored study
+        (:attr:`Controller.uses_study_storage`, Optuna's)."""
+        self.close()
+        cls = controller_class(name)
+        extra = ({"storage": storage["url"], "study_name": storage["study_name"]}
+                 if storage and cls.uses_study_storage else {})
+        controller = cls(space, seed=seed, **(options or {}), **extra)
         if state is not None:
             controller.load_state_dict(state)
         self._controller = controller
         return controller.name
+
+    def close(self) -> None:
+        """Let the current controller finish what it writes (a stored study), if it has a ``close``."""
+        close = getattr(self._controller, "close", None)
+        if close is not None:
+            close()
 
     @property
     def controller(self) -> Controller:

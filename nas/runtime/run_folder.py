@@ -4,7 +4,13 @@
 Contract: every problem is a :class:`~nas.errors.UserError` whose message is one line naming the file and what
 is wrong with it; nothing here writes, so a refused resume leaves the folder exactly as it was.
 
-What resume trusts, per search (``searches/<key>/``):
+Layout (:func:`search_paths`): ``searches/<key>/trajectory.parquet`` (``searches/`` holds Parquet only, so
+``pandas.read_parquet`` reads it as one dataset) and ``checkpoints/<key>/checkpoint.json``. A run folder of an
+earlier version, with ``checkpoint.json`` beside ``trajectory.parquet`` in ``searches/<key>/`` and trajectories
+without the ``search`` and typed columns, is read the same way and resumes;
+:func:`nas.runtime.layout_migration.migrate_layout` moves it to this layout once everything here accepted it.
+
+What resume trusts, per search (``searches/<key>/`` and ``checkpoints/<key>/``):
 
 - no ``checkpoint.json`` and no evaluations in ``trajectory.parquet``: the search never started; it starts.
 - a checkpoint: its fields have their types, its settings are the job's, its controller state loads, its
@@ -33,8 +39,9 @@ from spaces import SearchSpace
 JOB_FILE = "job.json"
 SUPERNET_FILE = "supernet.pt"
 PRETRAINED_FILE = "pretrained.pt"
-"""Full-precision pre-trained weights, when the job pre-trained (``nas.pipeline.search_job.PRETRAINED_FILE``)."""
+"""Full-precision pre-trained weights, when the job pre-trained (supplement App. A)."""
 SEARCHES = "searches"
+CHECKPOINTS = "checkpoints"
 JOB_KINDS = ("search", "compare", "run")
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _CHECKPOINT_FIELDS = {"settings": dict, "controller_state": dict, "evaluations": int, "pending": list,
@@ -137,6 +144,9 @@ def _check_job_fields(path: Path, data: Mapping[str, Any]) -> None:
             raise UserError(f"{where}.tradeoff must be a number or null, found {_type_name(search['tradeoff'])}")
         if "options" in search and not isinstance(search["options"], dict):
             raise UserError(f"{where}.options must be an object, found {_type_name(search['options'])}")
+    if "optuna_storage" in data and not _is(data["optuna_storage"], (str, type(None))):
+        raise UserError(f"{path}: optuna_storage must be a storage URL or null, found "
+                        f"{_type_name(data['optuna_storage'])}")
 
 
 def read_job(folder: Path, parse: Callable[[dict[str, Any]], T]) -> T:
@@ -208,18 +218,42 @@ def check_supernet_fits(path: Path, state: Mapping[str, Any], space: SearchSpace
 
 
 # -- searches ----------------------------------------------------------------------------------------
+def search_paths(run_folder: Path, key: str) -> tuple[Path, Path]:
+    """``(trajectory folder, checkpoint folder)`` of search ``key`` in a run folder: ``searches/<key>`` and
+    ``checkpoints/<key>``."""
+    return run_folder / SEARCHES / key, run_folder / CHECKPOINTS / key
+
+
 @dataclass
 class SearchRecord:
-    """What a search folder holds once validated: its checkpoint (``None`` if it never started) and its
-    trajectory cut to the checkpoint's evaluations."""
+    """What a search holds once validated: its checkpoint (``None`` if it never started) and its trajectory cut
+    to the checkpoint's evaluations. ``folder`` holds the trajectory, ``checkpoint_folder`` the checkpoint (the
+    same folder in the layout of earlier versions, ``legacy``); ``trajectory_typed`` is false for a trajectory
+    file written without the ``search`` and typed columns."""
 
     folder: Path
     checkpoint: SearchCheckpoint | None
     trajectory: Trajectory
+    checkpoint_folder: Path | None = None
+    trajectory_typed: bool = True
 
     @property
     def evaluations(self) -> int:
         return 0 if self.checkpoint is None else self.checkpoint.evaluations
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return (self.checkpoint_folder or self.folder) / CHECKPOINT
+
+    @property
+    def trajectory_path(self) -> Path:
+        return self.folder / TRAJECTORY
+
+    @property
+    def legacy(self) -> bool:
+        """Checkpoint beside the trajectory (the layout before ``checkpoints/``), or a trajectory without the
+        typed columns: :func:`nas.runtime.layout_migration.migrate_layout` rewrites it."""
+        return self.checkpoint_path.parent == self.folder or not self.trajectory_typed
 
 
 def read_checkpoint(path: Path, settings: Any | None = None) -> SearchCheckpoint:
@@ -265,7 +299,13 @@ def _check_settings(path: Path, checkpoint: SearchCheckpoint, settings: Any) -> 
 
 def read_trajectory(path: Path, space: SearchSpace, settings: Any | None = None) -> Trajectory:
     """The trajectory at ``path``: Parquet with this space's columns, rows numbered 0, 1, ... with distinct
-    trial ids (and, given ``settings``, that search's controller and seed)."""
+    trial ids (and, given ``settings``, that search's controller and seed). A trajectory of an earlier version
+    (no ``search`` and typed columns) is read too; its typed columns are derived from the text."""
+    return _read_trajectory(path, space, settings)[0]
+
+
+def _read_trajectory(path: Path, space: SearchSpace, settings: Any | None = None) -> tuple[Trajectory, bool]:
+    """:func:`read_trajectory`, and whether the file has the typed columns."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -276,6 +316,9 @@ def read_trajectory(path: Path, space: SearchSpace, settings: Any | None = None)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise UserError(f"{path}: cannot be read as Parquet (truncated or corrupted?): {one_line(exc)}") from None
     schema = trajectory_schema(space)
+    typed = set(table.schema.names) != set(trajectory_schema(space, typed=False).names)
+    if not typed:  # written before the search and typed columns existed: derived below
+        schema = trajectory_schema(space, typed=False)
     missing = [name for name in schema.names if name not in table.schema.names]
     unexpected = [name for name in table.schema.names if name not in schema.names]
     if missing or unexpected:
@@ -299,11 +342,21 @@ def read_trajectory(path: Path, space: SearchSpace, settings: Any | None = None)
             raise UserError(f"{where} has state {row['state']!r}, expected 'complete' or 'failed'")
         if settings is not None and (row["controller"] != settings.controller or row["seed"] != settings.seed):
             raise UserError(f"{where} belongs to search {row['controller']}-seed{row['seed']}, not {settings.key}")
+        if settings is not None and typed and row["search"] != settings.key:
+            raise UserError(f"{where} belongs to search {row['search']!r}, not {settings.key}")
         try:
             space.parse({label: row[label] for label in space.labels})
         except (ValueError, KeyError, TypeError) as exc:
             raise UserError(f"{where} is not a configuration of space {space.name!r}: {one_line(exc)}") from None
-    return Trajectory(space, rows)
+    key = settings.key if settings is not None else None if typed else path.parent.name
+    trajectory = Trajectory(space, rows, search=key)
+    if typed:
+        for index, (row, full) in enumerate(zip(rows, trajectory.rows, strict=True)):
+            wrong = next((name for name in full if row[name] != full[name]), None)
+            if wrong is not None:
+                raise UserError(f"{path}: row {index} has {wrong} = {row[wrong]!r}, but its configuration says "
+                                f"{full[wrong]!r}")
+    return trajectory, typed
 
 
 def _check_controller_state(path: Path, checkpoint: SearchCheckpoint, settings: Any, space: SearchSpace) -> None:
@@ -321,8 +374,7 @@ def _check_controller_state(path: Path, checkpoint: SearchCheckpoint, settings: 
                         f"{checkpoint.evaluations} evaluations")
 
 
-def _check_agreement(folder: Path, checkpoint: SearchCheckpoint, trajectory: Trajectory) -> None:
-    cp, tr = folder / CHECKPOINT, folder / TRAJECTORY
+def _check_agreement(cp: Path, tr: Path, checkpoint: SearchCheckpoint, trajectory: Trajectory) -> None:
     rows = trajectory.rows
     if len(rows) < checkpoint.evaluations:
         raise UserError(f"{tr}: holds {len(rows)} evaluations but {cp.name} records {checkpoint.evaluations}: "
@@ -334,23 +386,34 @@ def _check_agreement(folder: Path, checkpoint: SearchCheckpoint, trajectory: Tra
                             f"was told trial {told.get('trial_id')} there: they belong to different runs")
 
 
-def read_search(folder: Path, space: SearchSpace, settings: Any | None = None) -> SearchRecord:
-    """Validate one search folder (module docstring) and return its checkpoint and trajectory, the
-    trajectory cut back to the checkpoint's evaluations."""
-    cp_path, tr_path = folder / CHECKPOINT, folder / TRAJECTORY
-    trajectory = read_trajectory(tr_path, space, settings) if tr_path.exists() else Trajectory(space)
+def read_search(folder: Path, space: SearchSpace, settings: Any | None = None,
+                checkpoint_folder: Path | None = None) -> SearchRecord:
+    """Validate one search (module docstring): the trajectory in ``folder``, the checkpoint in
+    ``checkpoint_folder`` (default ``folder``; one found beside the trajectory instead, the layout of earlier
+    versions, is read there). Returns its checkpoint and its trajectory cut back to the checkpoint's evaluations."""
+    cp_folder = folder if checkpoint_folder is None else Path(checkpoint_folder)
+    if cp_folder != folder and (folder / CHECKPOINT).exists():
+        if (cp_folder / CHECKPOINT).exists():
+            raise UserError(f"{folder / CHECKPOINT}: a checkpoint in the layout of an earlier version beside "
+                            f"{cp_folder / CHECKPOINT}: keep the one the run continues from, remove the other")
+        cp_folder = folder
+    cp_path, tr_path = cp_folder / CHECKPOINT, folder / TRAJECTORY
+    if tr_path.exists():
+        trajectory, typed = _read_trajectory(tr_path, space, settings)
+    else:
+        trajectory, typed = Trajectory(space, search=None if settings is None else settings.key), True
     if not cp_path.exists():
         if len(trajectory):
             raise UserError(f"{cp_path}: missing, but {tr_path.name} holds {len(trajectory)} evaluations: resuming "
                             "would run them and log them to MLflow again (restore the checkpoint, or start a new run)")
-        return SearchRecord(folder, None, trajectory)
+        return SearchRecord(folder, None, trajectory, cp_folder, typed)
     checkpoint = read_checkpoint(cp_path, settings)
     if settings is not None:
         _check_controller_state(cp_path, checkpoint, settings, space)
     if checkpoint.evaluations and not tr_path.exists():
         raise UserError(f"{tr_path}: missing, but {cp_path.name} records {checkpoint.evaluations} evaluations: "
                         "the trajectory is behind the checkpoint")
-    _check_agreement(folder, checkpoint, trajectory)
+    _check_agreement(cp_path, tr_path, checkpoint, trajectory)
     trajectory.rows = trajectory.rows[: checkpoint.evaluations]
     for index, item in enumerate(checkpoint.pending):
         try:
@@ -358,7 +421,7 @@ def read_search(folder: Path, space: SearchSpace, settings: Any | None = None) -
         except (ValueError, KeyError, TypeError) as exc:
             raise UserError(f"{cp_path}: pending[{index}] is not a configuration of space {space.name!r}: "
                             f"{one_line(exc)}") from None
-    return SearchRecord(folder, checkpoint, trajectory)
+    return SearchRecord(folder, checkpoint, trajectory, cp_folder, typed)
 
 
 def check_resumable(folder: Path, searches: Sequence[Any], space: SearchSpace,
@@ -366,20 +429,21 @@ def check_resumable(folder: Path, searches: Sequence[Any], space: SearchSpace,
     """Validate everything a resume of run ``folder`` will read (module docstring), before anything runs:
     each search of ``searches``, ``supernet.pt`` (loadable and shaped like the supernet of ``space``) and the
     other ``weights`` files when present. Returns the searches' records."""
-    root = folder / SEARCHES
     known = {s.key for s in searches}
-    if root.exists():
-        if not root.is_dir():
-            raise UserError(f"{root}: is a file, expected the folder of searches")
-        stray = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in known)
-        if stray:
-            raise UserError(f"{root / stray[0]}: a search that {folder / JOB_FILE} does not list")
+    for root in (folder / SEARCHES, folder / CHECKPOINTS):
+        if root.exists():
+            if not root.is_dir():
+                raise UserError(f"{root}: is a file, expected the folder of {root.name}")
+            stray = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in known)
+            if stray:
+                raise UserError(f"{root / stray[0]}: a search that {folder / JOB_FILE} does not list")
     records = []
     for settings in searches:
-        search_folder = root / settings.key
-        if search_folder.exists() and not search_folder.is_dir():
-            raise UserError(f"{search_folder}: is a file, expected a search folder")
-        records.append(read_search(search_folder, space, settings))
+        trajectory_folder, checkpoint_folder = search_paths(folder, settings.key)
+        for search_folder in (trajectory_folder, checkpoint_folder):
+            if search_folder.exists() and not search_folder.is_dir():
+                raise UserError(f"{search_folder}: is a file, expected a search folder")
+        records.append(read_search(trajectory_folder, space, settings, checkpoint_folder))
     supernet = folder / SUPERNET_FILE
     if supernet.exists():
         check_supernet_fits(supernet, load_weights(supernet), space)

@@ -3,6 +3,10 @@
 Order of writes: the Parquet trajectory first, then ``checkpoint.json`` recording how many rows it
 covers. A crash between the two leaves the previous checkpoint valid; on load the trajectory is cut
 back to the recorded row count, so no evaluation is ever counted twice.
+
+Where: the trajectory in ``folder``, the checkpoint in ``checkpoint_folder`` (default: ``folder``). A job keeps
+them apart (``<run>/searches/<key>/`` and ``<run>/checkpoints/<key>/``, :func:`nas.runtime.run_folder.search_paths`)
+so that ``searches/`` is a Parquet dataset and nothing else.
 """
 
 from __future__ import annotations
@@ -28,23 +32,27 @@ class SearchCheckpoint:
     child_run_id: str | None = None
     finished: bool = False
 
-    def save(self, folder: str | Path, trajectory: Trajectory) -> None:
+    def save(self, folder: str | Path, trajectory: Trajectory, checkpoint_folder: str | Path | None = None) -> None:
         folder = Path(folder)
         trajectory.write(folder / TRAJECTORY)
         # A shallow dict (``asdict`` would deep-copy the controller state) in compact JSON: a save stays a
         # few milliseconds however long the history grows.
-        atomic_write_json(folder / CHECKPOINT, {f.name: getattr(self, f.name) for f in fields(self)}, indent=None)
+        atomic_write_json(Path(checkpoint_folder or folder) / CHECKPOINT,
+                          {f.name: getattr(self, f.name) for f in fields(self)}, indent=None)
 
     @staticmethod
     def exists(folder: str | Path) -> bool:
         return (Path(folder) / CHECKPOINT).exists()
 
     @classmethod
-    def load(cls, folder: str | Path, space: SearchSpace) -> tuple[SearchCheckpoint, Trajectory]:
-        """The checkpoint of ``folder`` and its trajectory cut to the checkpoint's evaluations, both validated
-        by :func:`nas.runtime.run_folder.read_search` (a one-line UserError naming the file otherwise)."""
+    def load(cls, folder: str | Path, space: SearchSpace, checkpoint_folder: str | Path | None = None
+             ) -> tuple[SearchCheckpoint, Trajectory]:
+        """The checkpoint of ``checkpoint_folder`` (default ``folder``) and the trajectory of ``folder`` cut to the
+        checkpoint's evaluations, both validated by :func:`nas.runtime.run_folder.read_search` (a one-line
+        UserError naming the file otherwise)."""
         from nas.runtime.run_folder import read_checkpoint, read_search
 
-        record = read_search(Path(folder), space)
-        checkpoint = record.checkpoint or read_checkpoint(Path(folder) / CHECKPOINT)
+        where = Path(checkpoint_folder or folder)
+        record = read_search(Path(folder), space, checkpoint_folder=where)
+        checkpoint = record.checkpoint or read_checkpoint(where / CHECKPOINT)
         return checkpoint, record.trajectory

@@ -105,13 +105,19 @@ class SearchLoop:
 
     ``controllers`` is a :func:`controller_host` actor to run the controller in (a job starts one with its
     evaluator pool and reuses it for every search); without one the loop starts its own and kills it at the end.
+
+    ``folder`` holds the trajectory, ``checkpoint_folder`` (default: ``folder``) the checkpoint. With
+    ``optuna_storage`` (an Optuna storage URL) an Optuna controller keeps its study there, named by the search key.
     """
 
     def __init__(self, space: SearchSpace, settings: SearchSettings, pool: EvaluatorPool, folder: str | Path,
                  tracker: Any | None = None, experiment: str | None = None, parent_run_id: str | None = None,
                  progress: ProgressHook | None = None, trainer: Any | None = None,
-                 controllers: Any | None = None) -> None:
+                 controllers: Any | None = None, checkpoint_folder: str | Path | None = None,
+                 optuna_storage: str | None = None) -> None:
         self.controllers = controllers
+        self.checkpoint_folder = Path(checkpoint_folder) if checkpoint_folder is not None else None
+        self.optuna_storage = optuna_storage
         self.space = space
         self.settings = settings
         self.pool = pool
@@ -130,7 +136,11 @@ class SearchLoop:
     def _restore(self) -> tuple[SearchCheckpoint | None, Trajectory]:
         """The validated checkpoint and trajectory of this search's folder (:func:`read_search`): a one-line
         UserError naming the file for anything corrupted, inconsistent or written for other settings."""
-        record = read_search(self.folder, self.space, self.settings)
+        record = read_search(self.folder, self.space, self.settings, self.checkpoint_folder)
+        if self.checkpoint_folder is not None and record.legacy:  # an earlier version's layout: moved on
+            from nas.runtime.layout_migration import migrate_search
+
+            migrate_search(record, self.checkpoint_folder)
         return record.checkpoint, record.trajectory
 
     def _child_run(self, checkpoint: SearchCheckpoint | None) -> str | None:
@@ -158,8 +168,9 @@ class SearchLoop:
         settings = self.settings
         owned = self.controllers is None
         controller = controller_host() if owned else self.controllers
+        storage = {"url": self.optuna_storage, "study_name": settings.key} if self.optuna_storage else None
         ray.get(controller.start.remote(settings.controller, self.space, settings.seed, settings.options,
-                                        checkpoint.controller_state if checkpoint else None))
+                                        checkpoint.controller_state if checkpoint else None, storage))
         try:
             return self._search(controller, checkpoint, trajectory)
         finally:
@@ -214,7 +225,7 @@ class SearchLoop:
             state = ray.get(controller.state_dict.remote(), timeout=timeout)
             with deferred_interrupts():
                 SearchCheckpoint(asdict(settings), state, len(trajectory), pending, child, finished).save(
-                    self.folder, trajectory)
+                    self.folder, trajectory, self.checkpoint_folder)
                 if metrics is not None:
                     metrics.flush()
 

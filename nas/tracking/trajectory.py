@@ -1,4 +1,12 @@
-"""Search trajectories as Parquet: one row per evaluation (pyarrow), readable with pandas."""
+"""Search trajectories as Parquet: one row per evaluation (pyarrow), readable with pandas.
+
+A run folder's ``searches/`` holds one ``<key>/trajectory.parquet`` per search and nothing else, so
+``pandas.read_parquet("<run folder>/searches")`` (or ``pyarrow.dataset.dataset``) reads every search of a run as
+one table; the ``search`` column names the search of each row. Besides the readable text of each dimension
+(``W4A4``, ``layer1.1``) there are typed columns for analysis: ``<label>.w`` / ``<label>.a`` (int bits) for a
+bit-width dimension, ``<label>.index`` (position among the group's candidates) and ``<label>.depth`` (position
+of the block in the backbone) for an exit location. The README describes every column.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +21,39 @@ from spaces import SearchSpace
 from trainers.storage.atomic_files import atomic_write
 
 METRIC_COLUMNS = ("reward", "ee_accuracy", "expected_bops", "inference_bops", "failure_bops", "static_bops")
+SEARCH_COLUMN = "search"
+"""The search key (``<controller>-seed<seed>-tr<tradeoff>``) of each row: the partition of the run's dataset."""
 
 
-def trajectory_schema(space: SearchSpace, num_exits: int | None = None) -> pa.Schema:
-    """Columns: run keys, one string column per dimension, metrics, exit rates, timing and worker."""
+def _typed_fields(space: SearchSpace, label: str) -> list[pa.Field]:
+    kind = space.dimension(label).kind
+    parts = ("w", "a") if kind == "bits" else ("index", "depth")
+    return [pa.field(f"{label}.{part}", pa.int64()) for part in parts]
+
+
+def dimension_fields(space: SearchSpace, typed: bool = True) -> list[pa.Field]:
+    """One string column per dimension, each followed by its typed columns (``typed=False``: text only)."""
+    fields: list[pa.Field] = []
+    for label in space.labels:
+        fields.append(pa.field(label, pa.string()))
+        if typed:
+            fields.extend(_typed_fields(space, label))
+    return fields
+
+
+def trajectory_schema(space: SearchSpace, num_exits: int | None = None, *, typed: bool = True) -> pa.Schema:
+    """Columns: run keys, each dimension as text and typed, metrics, exit rates, timing and worker.
+    ``typed=False`` gives the schema of trajectories written before the ``search`` and typed columns existed."""
     exits = space.num_exits if num_exits is None else num_exits
     fields = [
+        *([pa.field(SEARCH_COLUMN, pa.string())] if typed else []),
         pa.field("eval_index", pa.int64()),
         pa.field("trial_id", pa.int64()),
         pa.field("controller", pa.string()),
         pa.field("seed", pa.int64()),
         pa.field("tradeoff", pa.float64()),
         pa.field("state", pa.string()),
-        *(pa.field(label, pa.string()) for label in space.labels),
+        *dimension_fields(space, typed),
         *(pa.field(name, pa.float64()) for name in METRIC_COLUMNS),
         *(pa.field(f"exit_rate_{i}", pa.float64()) for i in range(exits)),
         pa.field("best_reward", pa.float64()),
@@ -38,18 +66,48 @@ def trajectory_schema(space: SearchSpace, num_exits: int | None = None) -> pa.Sc
     return pa.schema(fields)
 
 
-class Trajectory:
-    """Rows of one search, kept in memory and flushed atomically to a Parquet file."""
+def typed_values(space: SearchSpace) -> dict[str, dict[str, dict[str, int]]]:
+    """Per dimension label: text of each choice -> its typed columns (``{"W4A4": {"l.w": 4, "l.a": 4}}``)."""
+    table: dict[str, dict[str, dict[str, int]]] = {}
+    for dim in space.bit_dimensions:
+        table[dim.label] = {dim.format(c): {f"{dim.label}.w": c.w, f"{dim.label}.a": c.a} for c in dim.choices}
+    for dim in space.exit_dimensions:
+        table[dim.label] = {name: {f"{dim.label}.index": i, f"{dim.label}.depth": space.backbone.block_index(name)}
+                            for i, name in enumerate(dim.choices)}
+    return table
 
-    def __init__(self, space: SearchSpace, rows: Sequence[Mapping[str, Any]] = ()) -> None:
+
+class Trajectory:
+    """Rows of one search, kept in memory and flushed atomically to a Parquet file.
+
+    ``search`` (the search key) fills the ``search`` column; the typed dimension columns are derived from the
+    text columns as rows are added."""
+
+    def __init__(self, space: SearchSpace, rows: Sequence[Mapping[str, Any]] = (), search: str | None = None) -> None:
         self.schema = trajectory_schema(space)
-        self.rows: list[dict[str, Any]] = [dict(r) for r in rows]
+        self.search = search
+        self._names = tuple(self.schema.names)
+        self._known = frozenset(self._names)
+        self._typed = tuple(typed_values(space).items())
+        self.rows: list[dict[str, Any]] = [self._complete({k: v for k, v in r.items() if k in self._known})
+                                           for r in rows]
+
+    def _complete(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        full = dict.fromkeys(self._names)
+        full.update(row)
+        if full[SEARCH_COLUMN] is None:
+            full[SEARCH_COLUMN] = self.search
+        for label, values in self._typed:
+            typed = values.get(full[label])
+            if typed is not None:
+                full.update(typed)
+        return full
 
     def append(self, row: Mapping[str, Any]) -> None:
-        unknown = set(row) - set(self.schema.names)
+        unknown = row.keys() - self._known
         if unknown:
             raise KeyError(f"unknown trajectory columns {sorted(unknown)}")
-        self.rows.append({name: row.get(name) for name in self.schema.names})
+        self.rows.append(self._complete(row))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -62,5 +120,5 @@ class Trajectory:
         return atomic_write(path, lambda handle: pq.write_table(table, handle))
 
     @classmethod
-    def read(cls, space: SearchSpace, path: str | Path) -> Trajectory:
-        return cls(space, pq.read_table(path).to_pylist())
+    def read(cls, space: SearchSpace, path: str | Path, search: str | None = None) -> Trajectory:
+        return cls(space, pq.read_table(path).to_pylist(), search)

@@ -12,7 +12,8 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
-from nas.controllers import Controller, TrialResult
+from nas.controllers import Controller, TrialResult, create_controller
+from spaces import SearchSpace
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,13 @@ class ControllerSearcher(Searcher):
         self.controller = controller
         self.metric_keys = tuple(metric_keys)
         self._live: dict[str, int] = {}
+
+    @classmethod
+    def from_name(cls, name: str, space: SearchSpace, seed: int = 0, *, metric: str = "reward", mode: str = "max",
+                  **options: Any) -> ControllerSearcher:
+        """A searcher around controller ``name`` (a built-in or a plug-in registered by entry point, see
+        :mod:`nas.controllers.registry`) over ``space``; ``options`` go to the controller."""
+        return cls(create_controller(name, space, seed=seed, **options), metric=metric, mode=mode)
 
     # -- Searcher API ----------------------------------------------------------------------------
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict[str, Any],

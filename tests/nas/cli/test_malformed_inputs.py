@@ -30,6 +30,7 @@ from nas.cli.main import main
 from spaces.loader import preset_text
 
 SEARCH_KEY = "reinforce-seed0-trdefault"  # the one search of the ``finished_run`` fixture (budget 6)
+CHECKPOINT_FILE = f"checkpoints/{SEARCH_KEY}/checkpoint.json"  # beside searches/, which holds Parquet only
 FinishedRun = Any  # tests/nas/cli/conftest.py: FinishedRun
 
 
@@ -361,7 +362,7 @@ def _edit_json(path: Path, change: Callable[[dict[str, Any]], Any]) -> None:
 
 
 def _checkpoint(change: Callable[[dict[str, Any]], Any]) -> Callable[[FinishedRun], None]:
-    return lambda run: _edit_json(run.search / "checkpoint.json", change)
+    return lambda run: _edit_json(run.folder / CHECKPOINT_FILE, change)
 
 
 def _job(change: Callable[[dict[str, Any]], Any]) -> Callable[[FinishedRun], None]:
@@ -434,13 +435,26 @@ def _unknown_child(data: dict[str, Any]) -> None:
     data["child_run_id"] = "0" * 32
 
 
+def _checkpoint_in_both_layouts(run: FinishedRun) -> None:
+    """A copy of the checkpoint where earlier versions kept it, beside the trajectory: which one counts?"""
+    (run.search / "checkpoint.json").write_bytes((run.folder / CHECKPOINT_FILE).read_bytes())
+
+
+def _stray_checkpoints(run: FinishedRun) -> None:
+    (run.folder / "checkpoints" / "tpe-seed9-trdefault").mkdir()
+
+
+def _column(name: str, values: Callable[[int], pa.Array]) -> Callable[[pa.Table], pa.Table]:
+    return lambda t: t.set_column(t.schema.get_field_index(name), name, values(len(t)))
+
+
 FOLDERS: list[tuple[str, Callable[[FinishedRun], None], str]] = [
-    ("checkpoint-empty", _write(f"searches/{SEARCH_KEY}/checkpoint.json", b""), "checkpoint.json: is empty"),
-    ("checkpoint-truncated", _write(f"searches/{SEARCH_KEY}/checkpoint.json", lambda b: b[: len(b) // 2]),
+    ("checkpoint-empty", _write(CHECKPOINT_FILE, b""), "checkpoint.json: is empty"),
+    ("checkpoint-truncated", _write(CHECKPOINT_FILE, lambda b: b[: len(b) // 2]),
      "checkpoint.json: is not valid JSON"),
-    ("checkpoint-not-json", _write(f"searches/{SEARCH_KEY}/checkpoint.json", b"<html>oops</html>"),
+    ("checkpoint-not-json", _write(CHECKPOINT_FILE, b"<html>oops</html>"),
      "checkpoint.json: is not valid JSON"),
-    ("checkpoint-binary", _write(f"searches/{SEARCH_KEY}/checkpoint.json", b"\xff\xfe\x00\x81"),
+    ("checkpoint-binary", _write(CHECKPOINT_FILE, b"\xff\xfe\x00\x81"),
      "checkpoint.json: is not"),
     ("checkpoint-a-list", _checkpoint(lambda d: [d]), "checkpoint.json: must hold a JSON object"),
     ("checkpoint-missing-keys", _checkpoint(lambda d: {"settings": d["settings"]}),
@@ -461,7 +475,7 @@ FOLDERS: list[tuple[str, Callable[[FinishedRun], None], str]] = [
      _checkpoint(lambda d: d["controller_state"].__setitem__("controller", "tpe")), "cannot load into"),
     ("controller-state-not-an-object", _checkpoint(lambda d: {**d, "controller_state": []}),
      "controller_state must be object"),
-    ("checkpoint-deleted", _delete(f"searches/{SEARCH_KEY}/checkpoint.json"),
+    ("checkpoint-deleted", _delete(CHECKPOINT_FILE),
      "checkpoint.json: missing, but trajectory.parquet holds 6 evaluations"),
     ("trajectory-behind-checkpoint", _trajectory(lambda t: t.slice(0, 3)),
      "holds 3 evaluations but checkpoint.json records 6: the trajectory is behind"),
@@ -491,6 +505,16 @@ FOLDERS: list[tuple[str, Callable[[FinishedRun], None], str]] = [
     ("job-wrong-kind", _job(lambda d: d.__setitem__("kind", "party")), "kind must be one of"),
     ("job-space-gone", _job(lambda d: d.__setitem__("space", "/no/such/space.yaml")), "/no/such/space.yaml"),
     ("stray-search-folder", _stray_search, "a search that"),
+    ("stray-checkpoint-folder", _stray_checkpoints, "a search that"),
+    ("checkpoint-in-both-layouts", _checkpoint_in_both_layouts, "in the layout of an earlier version beside"),
+    ("trajectory-typed-column-disagrees",
+     _trajectory(_column("layer1.0.conv1.bits.w", lambda n: pa.array([9] * n, pa.int64()))),
+     "but its configuration says"),
+    ("trajectory-rows-of-another-search",
+     _trajectory(_column("search", lambda n: pa.array(["random-seed1-trdefault"] * n))),
+     "belongs to search 'random-seed1-trdefault', not reinforce-seed0-trdefault"),
+    ("job-optuna-storage-number", _job(lambda d: d.__setitem__("optuna_storage", 5)),
+     "optuna_storage must be a storage URL or null"),
     ("supernet-truncated", _write("supernet.pt", lambda b: b[: len(b) // 3]), "supernet.pt: cannot be loaded"),
     ("supernet-garbage", _write("supernet.pt", b"\x80\x04not torch at all"), "supernet.pt: cannot be loaded"),
     ("supernet-refused-pickle", _weights_pickle, "weights_only=True refuses"),
@@ -577,7 +601,7 @@ def test_executable_dataset_typo(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_executable_truncated_checkpoint(finished_run: FinishedRun, tmp_path: Path) -> None:
     run = finished_run.copy(tmp_path / "work")
-    _write(f"searches/{SEARCH_KEY}/checkpoint.json", lambda b: b[:40])(run)
+    _write(CHECKPOINT_FILE, lambda b: b[:40])(run)
     before = snapshot(run.root)
     _assert_process_refused(_nas(*run.resume_args(), cwd=run.root), "checkpoint.json: is not valid JSON")
     assert snapshot(run.root) == before

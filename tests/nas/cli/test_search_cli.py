@@ -45,7 +45,7 @@ def test_killed_driver_resumes_to_the_same_budget(tmp_path: Path) -> None:
     deadline = time.monotonic() + 240
     checkpoint = None
     while time.monotonic() < deadline and proc.poll() is None:
-        found = list((tmp_path / "runs").glob("*/searches/*/checkpoint.json"))
+        found = list((tmp_path / "runs").glob("*/checkpoints/*/checkpoint.json"))
         if found and json.loads(found[0].read_text())["evaluations"] >= 10:
             checkpoint = found[0]
             break
@@ -58,7 +58,7 @@ def test_killed_driver_resumes_to_the_same_budget(tmp_path: Path) -> None:
     run_id = checkpoint.parents[2].name
     result = nas("search", "--resume", run_id, *common, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    frame = pd.read_parquet(checkpoint.parent / "trajectory.parquet")
+    frame = pd.read_parquet(checkpoint.parents[2] / "searches" / checkpoint.parent.name / "trajectory.parquet")
     assert len(frame) == 300
     assert frame["trial_id"].is_unique
     assert list(frame["eval_index"]) == list(range(300))
@@ -112,3 +112,10 @@ def test_compare_writes_plots_and_table(tmp_path: Path) -> None:
     assert len(children) == 4  # 2 controllers x 2 seeds
     artifacts = {a.path for a in client.list_artifacts(parent_id, "comparison")}
     assert "comparison/pareto_tr0.1.png" in artifacts
+    # The run's searches/ folder is one Parquet dataset: every evaluation of the comparison, typed columns included.
+    frame = pd.read_parquet(folder.parent / "searches")
+    assert len(frame) == 32  # 2 controllers x 2 seeds x budget 8
+    assert frame.groupby("search")["eval_index"].apply(sorted).to_dict() == {
+        f"{c}-seed{s}-trdefault": list(range(8)) for c in ("reinforce", "random") for s in (0, 1)}
+    label = "layer1.0.conv1.bits"
+    assert ("W" + frame[f"{label}.w"].astype(str) + "A" + frame[f"{label}.a"].astype(str) == frame[label]).all()

@@ -1,0 +1,86 @@
+"""Trajectories as one Parquet dataset: a folder of ``<key>/trajectory.parquet`` files that ``pandas.read_parquet``
+reads as one table, a ``search`` column per row, typed columns beside the text of each dimension, and
+trajectories of earlier versions (no typed columns) read back with them derived."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from nas.runtime.run_folder import read_trajectory
+from nas.tracking.trajectory import Trajectory, trajectory_schema
+from spaces import SearchSpace
+
+
+def _rows(space: SearchSpace, n: int, seed: int, controller: str = "random") -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for index in range(n):
+        failed = index == 2
+        rows.append({"eval_index": index, "trial_id": index, "controller": controller, "seed": seed, "tradeoff": 0.1,
+                     "state": "failed" if failed else "complete", **space.format(space.sample(rng)),
+                     "reward": None if failed else rng.random(), "ee_accuracy": rng.random(),
+                     "expected_bops": 1e6, "wall_time_s": float(index), "worker_id": "w", "attempts": 1,
+                     "error": "boom" if failed else None})
+    return rows
+
+
+def test_typed_columns_sit_beside_the_text_of_each_dimension(tiny_space: SearchSpace) -> None:
+    names = trajectory_schema(tiny_space).names
+    assert names[0] == "search"
+    for dim in tiny_space.bit_dimensions:
+        at = names.index(dim.label)
+        assert names[at + 1: at + 3] == [f"{dim.label}.w", f"{dim.label}.a"]
+    for dim in tiny_space.exit_dimensions:
+        at = names.index(dim.label)
+        assert names[at + 1: at + 3] == [f"{dim.label}.index", f"{dim.label}.depth"]
+    schema = trajectory_schema(tiny_space)
+    assert {schema.field(n).type for n in names if n.endswith((".w", ".a", ".index", ".depth"))} == {pa.int64()}
+
+
+def test_a_folder_of_trajectories_reads_as_one_frame(tiny_space: SearchSpace, tmp_path: Path) -> None:
+    searches = tmp_path / "searches"
+    expected = {}
+    for key, seed, n in (("random-seed0-trdefault", 0, 5), ("tpe-seed1-tr0.1", 1, 3)):
+        trajectory = Trajectory(tiny_space, search=key)
+        for row in _rows(tiny_space, n, seed):
+            trajectory.append(row)
+        trajectory.write(searches / key / "trajectory.parquet")
+        expected[key] = trajectory.rows
+    (searches / "tpe-seed1-tr0.1" / ".trajectory.parquet.x.tmp").write_bytes(b"half a write")  # atomic_write's
+    frame = pd.read_parquet(searches)
+    assert len(frame) == 8
+    assert frame.groupby("search").size().to_dict() == {"random-seed0-trdefault": 5, "tpe-seed1-tr0.1": 3}
+    bits, exit_label = tiny_space.bit_dimensions[0], tiny_space.exit_dimensions[0]
+    assert str(frame[f"{bits.label}.w"].dtype) == "int64" and str(frame[f"{exit_label.label}.depth"].dtype) == "int64"
+    for _, row in frame.iterrows():
+        width = bits.parse(row[bits.label])
+        assert (row[f"{bits.label}.w"], row[f"{bits.label}.a"]) == (width.w, width.a)
+        assert row[f"{exit_label.label}.index"] == exit_label.encode(row[exit_label.label])
+        assert row[f"{exit_label.label}.depth"] == tiny_space.backbone.block_index(row[exit_label.label])
+    assert frame.loc[frame["state"] == "failed", "reward"].isna().all()
+
+
+def test_a_trajectory_of_an_earlier_version_is_read_with_its_typed_columns(tiny_space: SearchSpace,
+                                                                           tmp_path: Path) -> None:
+    legacy = trajectory_schema(tiny_space, typed=False)
+    rows = [{name: row.get(name) for name in legacy.names} for row in _rows(tiny_space, 4, 3)]
+    path = tmp_path / "tpe-seed3-trdefault" / "trajectory.parquet"
+    path.parent.mkdir()
+    pq.write_table(pa.Table.from_pylist(rows, schema=legacy), path)
+    trajectory = read_trajectory(path, tiny_space)
+    assert [r["search"] for r in trajectory.rows] == ["tpe-seed3-trdefault"] * 4
+    label = tiny_space.bit_dimensions[-1].label
+    assert [r[f"{label}.w"] for r in trajectory.rows] == [tiny_space.bit_dimensions[-1].parse(r[label]).w
+                                                          for r in rows]
+    assert trajectory.table().schema == trajectory_schema(tiny_space)
+
+
+def test_unknown_columns_are_refused(tiny_space: SearchSpace) -> None:
+    with pytest.raises(KeyError, match="unknown trajectory columns"):
+        Trajectory(tiny_space).append({"eval_index": 0, "colour": "red"})
