@@ -76,7 +76,7 @@ def _assert_ray_gone(marker: str) -> None:
 
 
 def _checkpoint(runs: Path) -> dict | None:
-    found = sorted(runs.glob("*/searches/*/checkpoint.json"))
+    found = sorted(runs.glob("*/checkpoints/*/checkpoint.json"))
     try:
         return json.loads(found[0].read_text()) if found else None
     except (OSError, ValueError):
