@@ -1,8 +1,9 @@
-"""Search controllers behind one ask/tell protocol: REINFORCE (USDN Eq. 5-6), random, Optuna samplers."""
+"""Search controllers behind one ask/tell protocol: REINFORCE (USDN Eq. 5-6), random, grid, Optuna samplers."""
 
 from __future__ import annotations
 
 from nas.controllers.controller import Controller
+from nas.controllers.grid_search import GridSearchController
 from nas.controllers.optuna_controller import (
     CmaEsController,
     GPController,
@@ -25,7 +26,8 @@ from nas.controllers.registry import (
 from nas.controllers.reinforce import ReinforceController
 from nas.controllers.trial import Trial, TrialResult
 
-__all__ = ["ENTRY_POINT_GROUP", "CmaEsController", "Controller", "GPController", "NSGA2Controller", "OptunaController",
-           "OptunaRandomController", "RandomSearchController", "ReinforceController", "TPEController", "Trial",
-           "TrialResult", "controller_class", "create_controller", "list_controllers", "refresh_entry_points",
-           "register_controller", "reinforce_gradient", "restore_controller"]
+__all__ = ["ENTRY_POINT_GROUP", "CmaEsController", "Controller", "GPController", "GridSearchController",
+           "NSGA2Controller", "OptunaController", "OptunaRandomController", "RandomSearchController",
+           "ReinforceController", "TPEController", "Trial", "TrialResult", "controller_class", "create_controller",
+           "list_controllers", "refresh_entry_points", "register_controller", "reinforce_gradient",
+           "restore_controller"]

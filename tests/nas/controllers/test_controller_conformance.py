@@ -13,6 +13,9 @@ from spaces import Config, SearchSpace, load_space
 
 SPACE = load_space("tiny-digits")
 SLOW_CONTROLLERS = {"gp"}  # Gaussian-process asks cost ~0.4 s each once past the startup trials
+ENUMERATING_CONTROLLERS = {"grid"}
+"""Controllers that visit the space in a fixed order: their best after 60 asks says where the optimum lies in that
+order, not how well they search, so the random-floor test skips them (test_grid_controller checks a full pass)."""
 
 
 @pytest.fixture(params=list_controllers())
@@ -179,7 +182,8 @@ def _random_floor(n: int = 8, seed: int = 123) -> float:
 
 
 @pytest.mark.parametrize("controller_name", [
-    pytest.param(n, marks=pytest.mark.slow) if n in SLOW_CONTROLLERS else n for n in list_controllers()])
+    pytest.param(n, marks=pytest.mark.slow) if n in SLOW_CONTROLLERS else n for n in list_controllers()
+    if n not in ENUMERATING_CONTROLLERS])
 def test_beats_random_floor_on_synthetic_objective(controller_name: str) -> None:
     controller = create_controller(controller_name, SPACE, seed=0)
     run_sequential(controller, 60)
