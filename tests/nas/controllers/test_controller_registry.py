@@ -16,7 +16,7 @@ from spaces import load_space
 
 
 def test_known_names() -> None:
-    assert set(list_controllers()) == {"reinforce", "random", "tpe", "optuna-random", "cmaes", "gp", "nsga2"}
+    assert set(list_controllers()) == {"reinforce", "random", "tpe", "optuna-random", "cmaes", "gp", "nsga2", "grid"}
     assert controller_class("reinforce") is ReinforceController
     assert controller_class("random").name == "random"
 
