@@ -2,57 +2,67 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch.utils.data import Subset
-from torchvision import datasets, transforms
 
 from trainers.data.dataset_splits import DatasetSplits
 from trainers.data.errors import DatasetError
 from trainers.data.transformed_dataset import TransformedDataset
 from trainers.data.validation_split import split_indices
 
+if TYPE_CHECKING:
+    from torchvision import transforms
+
 CIFAR_VAL_SIZE = 5_000  # USDN 6.1: validation images sampled from the 50,000 training images
 CIFAR_IMAGE_SIZE = 32
 
 
-class _LocalCIFAR10(datasets.CIFAR10):
-    """torchvision's CIFAR-10 reader, checking that the files exist instead of their MD5 sums."""
+@functools.cache
+def _readers() -> dict[str, tuple[type[Any], int]]:
+    """torchvision's CIFAR readers by name, checking that the files exist instead of their MD5 sums; built on first
+    use so that importing the data package does not import torchvision (about a second in every worker)."""
+    from torchvision import datasets
 
-    def _check_integrity(self) -> bool:
-        folder = Path(self.root) / self.base_folder
-        return all((folder / name).is_file() for name, _ in self.train_list + self.test_list)
+    class LocalCIFAR10(datasets.CIFAR10):
+        def _check_integrity(self) -> bool:
+            folder = Path(self.root) / self.base_folder
+            return all((folder / name).is_file() for name, _ in self.train_list + self.test_list)
 
-    def _load_meta(self) -> None:
-        with open(Path(self.root) / self.base_folder / self.meta["filename"], "rb") as handle:
-            self.classes = pickle.load(handle, encoding="latin1")[self.meta["key"]]
-        self.class_to_idx = {name: index for index, name in enumerate(self.classes)}
+        def _load_meta(self) -> None:
+            with open(Path(self.root) / self.base_folder / self.meta["filename"], "rb") as handle:
+                self.classes = pickle.load(handle, encoding="latin1")[self.meta["key"]]
+            self.class_to_idx = {name: index for index, name in enumerate(self.classes)}
+
+    class LocalCIFAR100(LocalCIFAR10):
+        base_folder = datasets.CIFAR100.base_folder
+        train_list = datasets.CIFAR100.train_list
+        test_list = datasets.CIFAR100.test_list
+        meta = datasets.CIFAR100.meta
+
+    return {"cifar10": (LocalCIFAR10, 10), "cifar100": (LocalCIFAR100, 100)}
 
 
-class _LocalCIFAR100(_LocalCIFAR10):
-    base_folder = datasets.CIFAR100.base_folder
-    train_list = datasets.CIFAR100.train_list
-    test_list = datasets.CIFAR100.test_list
-    meta = datasets.CIFAR100.meta
-
-
-_READERS: dict[str, tuple[type[_LocalCIFAR10], int]] = {
-    "cifar10": (_LocalCIFAR10, 10),
-    "cifar100": (_LocalCIFAR100, 100),
-}
+CIFAR_NAMES = ("cifar10", "cifar100")
 
 
 def cifar_train_transform() -> transforms.Compose:
     """Random 32x32 crop with 4-pixel padding, horizontal flip, ToTensor (no normalisation, USDN 6.1)."""
+    from torchvision import transforms
+
     return transforms.Compose([transforms.RandomCrop(CIFAR_IMAGE_SIZE, padding=4),
                                transforms.RandomHorizontalFlip(), transforms.ToTensor()])
 
 
 def cifar_eval_transform() -> transforms.Compose:
     """ToTensor only: images in [0, 1], no augmentation, no normalisation."""
+    from torchvision import transforms
+
     return transforms.Compose([transforms.ToTensor()])
 
 
@@ -67,7 +77,7 @@ def _resolve_root(name: str, root: str | os.PathLike[str], base_folder: str) -> 
     return path
 
 
-def _read(name: str, reader: type[_LocalCIFAR10], root: Path, train: bool, num_classes: int) -> _LocalCIFAR10:
+def _read(name: str, reader: type[Any], root: Path, train: bool, num_classes: int) -> Any:
     folder = root / reader.base_folder
     files = reader.train_list if train else reader.test_list
     for file_name, _ in [*files, (reader.meta["filename"], "")]:
@@ -95,9 +105,9 @@ def cifar_dataset(name: str, root: str | os.PathLike[str], *, seed: int = 0,
     evaluation transform; train gets crop + flip augmentation. Raises DatasetError for a missing or
     malformed root.
     """
-    if name not in _READERS:
-        raise DatasetError(f"{name}: not a CIFAR dataset (known: {', '.join(sorted(_READERS))})")
-    reader, num_classes = _READERS[name]
+    if name not in CIFAR_NAMES:
+        raise DatasetError(f"{name}: not a CIFAR dataset (known: {', '.join(CIFAR_NAMES)})")
+    reader, num_classes = _readers()[name]
     resolved = _resolve_root(name, root, reader.base_folder)
     train_base = _read(name, reader, resolved, True, num_classes)
     test_base = _read(name, reader, resolved, False, num_classes)

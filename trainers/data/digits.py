@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 from torch.utils.data import TensorDataset
 
 from trainers.data.dataset_splits import DatasetSplits
@@ -18,8 +16,11 @@ def digits_dataset(*, seed: int = 0, test_fraction: float = 0.2, val_fraction: f
     """The 1,797 scikit-learn digits as ``(1, 8, 8)`` float images in [0, 1] (no mean/std normalisation).
 
     A stratified ``test_fraction`` goes to test; ``val_fraction`` of the rest is carved as validation.
-    Splits depend only on ``seed``.
+    Splits depend only on ``seed``. (scikit-learn is imported here, on first use, not with the package.)
     """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
     bunch = load_digits()
     images = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / DIGITS_MAX_VALUE
     labels = torch.as_tensor(bunch.target, dtype=torch.int64)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torch.utils.data import Subset
-from torchvision import datasets, transforms
 
 from trainers.data.dataset_splits import DatasetSplits
 from trainers.data.errors import DatasetError
 from trainers.data.transformed_dataset import TransformedDataset
 from trainers.data.validation_split import split_indices
+
+if TYPE_CHECKING:
+    from torchvision import datasets, transforms
 
 IMAGENET_VAL_SIZE = 50_000  # USDN 6.1: validation images sampled from ImageNet's training images
 SMALL_FOLDER_VAL_FRACTION = 0.1
@@ -26,17 +29,23 @@ def default_val_size(train_count: int) -> int:
 
 def image_folder_train_transform(input_size: int = IMAGENET_INPUT_SIZE) -> transforms.Compose:
     """RandomResizedCrop(input_size), horizontal flip, ToTensor (no normalisation, USDN 6.1)."""
+    from torchvision import transforms
+
     return transforms.Compose([transforms.RandomResizedCrop(input_size), transforms.RandomHorizontalFlip(),
                                transforms.ToTensor()])
 
 
 def image_folder_eval_transform(input_size: int = IMAGENET_INPUT_SIZE) -> transforms.Compose:
     """Resize(input_size * 256/224), CenterCrop(input_size), ToTensor."""
+    from torchvision import transforms
+
     return transforms.Compose([transforms.Resize(round(input_size * RESIZE_RATIO)),
                                transforms.CenterCrop(input_size), transforms.ToTensor()])
 
 
 def _read_folder(name: str, folder: Path) -> datasets.ImageFolder:
+    from torchvision import datasets
+
     if not folder.is_dir():
         raise DatasetError(f"{name}: missing folder {folder} (expected <root>/train/<class>/*, <root>/val/<class>/*)")
     try:
