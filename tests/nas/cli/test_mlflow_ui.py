@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.slow
 
 EXPERIMENT = "issue 11 ui"
 CONTROLLERS = ("random", "reinforce")
+SEEDS = ("0", "1")
 BUDGET = 4
 LINK = re.compile(r"then open (http://127\.0\.0\.1:5000/#/experiments/(\w+)/runs/(\w+)\?workflowType=machine_learning)")
 
@@ -45,6 +47,7 @@ class Comparison:
     root: Path
     uri: str
     stdout: str
+    stderr: str
     run_id: str
 
     @property
@@ -59,11 +62,11 @@ def comparison(tmp_path_factory: pytest.TempPathFactory, synthetic_space: Callab
     (root / "store").mkdir()
     uri = f"sqlite:///{root / 'store' / 'env.db'}"
     done = subprocess.run([*_nas(), "compare", str(synthetic_space(root)), "--controllers", *CONTROLLERS, "--seeds",
-                           "0", *quick_search(BUDGET), "--runs-dir", str(root / "runs"), "--experiment", EXPERIMENT],
+                           *SEEDS, *quick_search(BUDGET), "--runs-dir", str(root / "runs"), "--experiment", EXPERIMENT],
                           cwd=root, env=_env(uri), capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     (run_id,) = [p.name for p in (root / "runs").iterdir()]
-    return Comparison(root, uri, done.stdout, run_id)
+    return Comparison(root, uri, done.stdout, done.stderr, run_id)
 
 
 def _children(comparison: Comparison) -> list:  # type: ignore[type-arg]
@@ -78,14 +81,14 @@ def test_the_environment_store_and_the_experiment_flag_are_honoured(comparison: 
     experiment = client.get_experiment_by_name(EXPERIMENT)
     assert experiment is not None and client.get_experiment_by_name("tiny-digits") is None
     runs = client.search_runs([experiment.experiment_id])
-    assert {r.info.run_name for r in runs} >= {f"{c}-seed0-trdefault" for c in CONTROLLERS}
-    assert comparison.run_id in {r.info.run_id for r in runs} and len(runs) == 3
+    assert {r.info.run_name for r in runs} >= {f"{c}-seed{s}-trdefault" for c in CONTROLLERS for s in SEEDS}
+    assert comparison.run_id in {r.info.run_id for r in runs} and len(runs) == 1 + len(CONTROLLERS) * len(SEEDS)
 
 
 def test_the_parent_and_its_children_end_finished(comparison: Comparison) -> None:
     parent = comparison.client.get_run(comparison.run_id)
     children = _children(comparison)
-    assert len(children) == len(CONTROLLERS)
+    assert len(children) == len(CONTROLLERS) * len(SEEDS)
     for run in (parent, *children):
         assert run.info.status == "FINISHED" and run.info.end_time is not None
 
@@ -134,6 +137,21 @@ def test_the_comparison_is_an_mlflow_table_with_an_html_report(comparison: Compa
     assert not [k for k in parent.data.metrics if k.startswith("compare.")]
 
 
+def test_a_quiet_compare_prints_only_its_summary_and_keeps_one_parquet_dataset(comparison: Comparison) -> None:
+    # --quiet: the closing summary only, no stage messages, epoch lines, bars or worker output
+    everything = comparison.stdout + comparison.stderr
+    assert "epoch" not in everything and "supernet:" not in everything and "pid=" not in everything, everything
+    folder = comparison.root / "runs" / comparison.run_id
+    assert {p.name for p in (folder / "comparison").glob("*.png")} >= {"best_so_far_tr0.1.png", "pareto_tr0.1.png"}
+    # The run's searches/ folder is one Parquet dataset: every evaluation of the comparison, typed columns included.
+    frame = pd.read_parquet(folder / "searches")
+    assert len(frame) == len(CONTROLLERS) * len(SEEDS) * BUDGET
+    assert frame.groupby("search")["eval_index"].apply(sorted).to_dict() == {
+        f"{c}-seed{s}-trdefault": list(range(BUDGET)) for c in CONTROLLERS for s in SEEDS}
+    label = "layer1.0.conv1.bits"
+    assert ("W" + frame[f"{label}.w"].astype(str) + "A" + frame[f"{label}.a"].astype(str) == frame[label]).all()
+
+
 def test_a_resume_cannot_move_the_run_to_another_experiment(comparison: Comparison) -> None:
     done = subprocess.run([*_nas(), "compare", "--resume", comparison.run_id, "--runs-dir",
                            str(comparison.root / "runs"), "--experiment", "elsewhere", "--quiet"],
@@ -145,10 +163,10 @@ def test_a_resume_cannot_move_the_run_to_another_experiment(comparison: Comparis
 
 CRASH = """
 import sys
-from nas.runtime.evaluator_pool import EvaluatorPool
-def crash(self, *args, **kwargs):
-    raise RuntimeError("evaluator pool on fire")
-EvaluatorPool.__init__ = crash
+import nas.pipeline.search_job
+def crash(*args, **kwargs):
+    raise RuntimeError("cluster on fire")
+nas.pipeline.search_job._largest_node_cpus = crash
 from nas.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -156,13 +174,13 @@ sys.exit(main(sys.argv[1:]))
 
 def test_a_crash_ends_the_parent_run_failed(tmp_path: Path, synthetic_space: Callable[[Path], Path],
                                            quick_search: Callable[..., list[str]]) -> None:
-    """An unexpected exception after the supernet stage (the evaluator pool cannot start): a traceback, a
-    non-zero exit, and the parent run FAILED rather than left RUNNING."""
+    """An unexpected exception once the parent run has started (the job cannot size its supernet task): a
+    traceback, a non-zero exit, and the parent run FAILED rather than left RUNNING."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     done = subprocess.run([sys.executable, "-c", CRASH, "search", str(synthetic_space(tmp_path)),
                            *quick_search(BUDGET), "--runs-dir", str(tmp_path / "runs"), "--tracking-uri", uri],
                           cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
-    assert done.returncode not in (0, 2) and "evaluator pool on fire" in done.stderr, done.stderr[-3000:]
+    assert done.returncode not in (0, 2) and "cluster on fire" in done.stderr, done.stderr[-3000:]
     (run_id,) = [p.name for p in (tmp_path / "runs").iterdir()]
     run = MlflowClient(uri).get_run(run_id)
     assert run.info.status == "FAILED" and run.info.end_time is not None
@@ -192,7 +210,9 @@ def mlflow_ui(comparison: Comparison, tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     argv = [*command.group(1).split(), "--port", str(port), "--workers", "1"]
     log = (tmp_path / "mlflow-ui.log").open("w")
-    server = subprocess.Popen(argv, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # (without MLflow 3's job-runner processes, which browsing runs does not need and which double the start-up)
+    server = subprocess.Popen(argv, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                              env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180

@@ -3,6 +3,7 @@ the evaluations made, report files, and a saved winner that reloads and reproduc
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -101,6 +102,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+SERVER_WITHOUT_JOBS = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+"""MLflow 3's server starts about eight job-runner processes (huey) for its GenAI jobs unless told not to; a
+tracking test needs none of them, and on two cores they double the server's start-up."""
+
+
 def test_search_against_an_mlflow_server_read_back_over_rest(tmp_path: Path) -> None:
     import json
 
@@ -108,7 +114,8 @@ def test_search_against_an_mlflow_server_read_back_over_rest(tmp_path: Path) -> 
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--backend-store-uri",
          f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination", str(tmp_path / "artifacts"),
-         "--workers", "1"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "--workers", "1"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, **SERVER_WITHOUT_JOBS})
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120

@@ -1,5 +1,5 @@
 """``nas search`` / ``nas compare`` as a user runs them: a killed driver resumed with --resume, bad input
-as one line, and a comparison with its plots in MLflow."""
+as one line (a comparison with its plots in MLflow: test_mlflow_ui.py)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def test_killed_driver_resumes_to_the_same_budget(tmp_path: Path) -> None:
     common = ["--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--runs-dir", str(tmp_path / "runs"),
               "--num-cpus", "2"]
     proc = subprocess.Popen([sys.executable, "-m", "nas.cli.main", "search", str(space), "--controller", "random",
-                             "--budget", "300", "--supernet-epochs", "1", "--pretrain-epochs", "1", *common],
+                             "--budget", "60", "--supernet-epochs", "1", "--pretrain-epochs", "1", "--bn-recalibration",
+                             "0", *common],
                             cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 240
@@ -54,14 +55,14 @@ def test_killed_driver_resumes_to_the_same_budget(tmp_path: Path) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     saved = json.loads(checkpoint.read_text())
-    assert not saved["finished"] and saved["evaluations"] < 300
+    assert not saved["finished"] and saved["evaluations"] < 60
     run_id = checkpoint.parents[2].name
     result = nas("search", "--resume", run_id, *common, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     frame = pd.read_parquet(checkpoint.parents[2] / "searches" / checkpoint.parent.name / "trajectory.parquet")
-    assert len(frame) == 300
+    assert len(frame) == 60
     assert frame["trial_id"].is_unique
-    assert list(frame["eval_index"]) == list(range(300))
+    assert list(frame["eval_index"]) == list(range(60))
     assert json.loads(checkpoint.read_text())["finished"]
 
 
@@ -88,34 +89,3 @@ def test_missing_cifar_root_is_one_line(tmp_path: Path) -> None:
     result = nas("search", "usdn-resnet20-cifar10", "--data-root", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 2
     assert str(tmp_path) in result.stderr and "Traceback" not in result.stderr
-
-
-def test_compare_writes_plots_and_table(tmp_path: Path) -> None:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = nas("compare", str(space_file(tmp_path)), "--controllers", "reinforce", "random", "--seeds", "0", "1",
-                 "--budget", "8", "--supernet-epochs", "1", "--pretrain-epochs", "1", "--num-cpus", "2",
-                 "--workers", "2", "--tracking-uri", uri, "--runs-dir", str(tmp_path / "runs"), "--quiet",
-                 cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "reinforce" in result.stdout and "random" in result.stdout
-    # --quiet: the closing summary only, no stage messages, epoch lines, bars or worker output
-    everything = result.stdout + result.stderr
-    assert "epoch" not in everything and "supernet:" not in everything and "pid=" not in everything, everything
-    folder = next((tmp_path / "runs").glob("*/comparison"))
-    assert {p.name for p in folder.glob("*.png")} >= {"best_so_far_tr0.1.png", "pareto_tr0.1.png"}
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(uri)
-    parent_id = folder.parent.name
-    children = client.search_runs([client.get_run(parent_id).info.experiment_id],
-                                  f"tags.`mlflow.parentRunId` = '{parent_id}'")
-    assert len(children) == 4  # 2 controllers x 2 seeds
-    artifacts = {a.path for a in client.list_artifacts(parent_id, "comparison")}
-    assert "comparison/pareto_tr0.1.png" in artifacts
-    # The run's searches/ folder is one Parquet dataset: every evaluation of the comparison, typed columns included.
-    frame = pd.read_parquet(folder.parent / "searches")
-    assert len(frame) == 32  # 2 controllers x 2 seeds x budget 8
-    assert frame.groupby("search")["eval_index"].apply(sorted).to_dict() == {
-        f"{c}-seed{s}-trdefault": list(range(8)) for c in ("reinforce", "random") for s in (0, 1)}
-    label = "layer1.0.conv1.bits"
-    assert ("W" + frame[f"{label}.w"].astype(str) + "A" + frame[f"{label}.a"].astype(str) == frame[label]).all()

@@ -25,19 +25,32 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    # 3 logical CPUs: the module's 1-worker pool stays up while a test's 2-worker pool is created.
+    # 6 logical CPUs: the module's 1- and 2-worker pools stay up while a test's own 2-worker pool and a supernet
+    # trainer are created.
     with loopback_node_ip():  # as nas does: every Ray listener on 127.0.0.1
-        ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
+        ray.init(num_cpus=6, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
 
-@pytest.fixture
-def pool(local_ray: None, tiny_space, tiny_data, tiny_supernet_state) -> Iterator[EvaluatorPool]:
+def _two_workers(tiny_space, tiny_data, tiny_supernet_state) -> Iterator[EvaluatorPool]:
     evaluators = EvaluatorPool(tiny_space, tiny_data, tiny_supernet_state, workers=2)
     evaluators.ready()
     yield evaluators
     evaluators.shutdown()
+
+
+@pytest.fixture(scope="module")
+def pool(local_ray: None, tiny_space, tiny_data, tiny_supernet_state) -> Iterator[EvaluatorPool]:
+    """Two workers shared by the module's tests (starting actors is most of a test's time); the interleaved test,
+    which changes their weights, comes last."""
+    yield from _two_workers(tiny_space, tiny_data, tiny_supernet_state)
+
+
+@pytest.fixture
+def fresh_pool(local_ray: None, tiny_space, tiny_data, tiny_supernet_state) -> Iterator[EvaluatorPool]:
+    """Two workers of the test's own, for a test that kills them."""
+    yield from _two_workers(tiny_space, tiny_data, tiny_supernet_state)
 
 
 def test_exact_budget_is_tracked_in_mlflow_and_parquet(pool, tiny_space, tmp_path: Path, sqlite_uri: str) -> None:
@@ -148,7 +161,8 @@ def test_one_controller_host_serves_searches_in_turn(single, tiny_space, tmp_pat
     assert shared.policy_config == own.policy_config
 
 
-def test_killed_evaluator_is_replaced_and_trial_retried(pool, tiny_space, tmp_path: Path) -> None:
+def test_killed_evaluator_is_replaced_and_trial_retried(fresh_pool, tiny_space, tmp_path: Path) -> None:
+    pool = fresh_pool
     killed = []
 
     def kill_all_workers_once(done: int, total: int, best: float | None) -> None:
