@@ -10,11 +10,13 @@ import yaml
 
 from spaces.backbones import Backbone, ExitHeadSpec, create_backbone
 from spaces.dataset_options import DEFAULT_DATASET, check_backbone_fits, check_dataset_section, dataset_geometry
-from spaces.dimensions import BitWidth, BitWidthChoice, Budget, ExitLocation, as_bit_width, check_bits
+from spaces.dimensions import BitWidth, BitWidthChoice, Budget, ExitLocation, KnobChoice, as_bit_width, check_bits
 from spaces.errors import SpaceError
+from spaces.methods import MethodSpec, method_spec
+from spaces.methods.method_spec import DEFAULT_METHOD
 from spaces.search_space import FixedBits, SearchSpace
 
-_TOP_KEYS = {"name", "description", "backbone", "bits", "exits", "budget", "dataset"}
+_TOP_KEYS = {"name", "description", "method", "backbone", "bits", "exits", "budget", "dataset", "search"}
 _BITS_KEYS = {"granularity", "choices", "first", "last"}
 _EXIT_KEYS = {"head", "groups", "candidates", "pool_size", "target_size", "conv_bits", "fc_bits"}
 INHERIT = "inherit"
@@ -135,6 +137,57 @@ def _exit_dimensions(backbone: Backbone, raw: dict[str, Any], source: str) -> li
     return dims
 
 
+_KNOB_FIELDS = {
+    "threshold": "budget.threshold",
+    "tradeoff": "budget.tradeoff",
+    "target_compute": "budget.target_compute",
+}
+"""``search:`` keys that set one budget field; ``thresholds`` sets one threshold per IC (``exitJ.threshold``)."""
+
+
+def _in_range(key: str, value: float) -> bool:
+    if key in ("threshold", "thresholds", "target_compute"):
+        return 0 < value <= 1
+    return value >= 0  # tradeoff
+
+
+_RANGE_TEXT = {"threshold": "(0, 1]", "thresholds": "(0, 1]", "target_compute": "(0, 1]", "tradeoff": ">= 0"}
+
+
+def _knob_dimensions(raw: dict[str, Any], method: MethodSpec, num_ics: int, source: str) -> list[KnobChoice]:
+    """The ``search:`` section: each key a grid of values the search chooses from (issue 14, item 3)."""
+    known = sorted([*_KNOB_FIELDS, "thresholds"])
+    if "threshold" in raw and "thresholds" in raw:
+        raise SpaceError("give either threshold (one for every IC) or thresholds (one per IC), not both",
+                         field="search", source=source)
+    dims: list[KnobChoice] = []
+    for key, grid in raw.items():
+        field = f"search.{key}"
+        if key not in known:
+            raise SpaceError(f"no such knob; knobs: {', '.join(known)}", field=field, source=source)
+        phase = method.knob_phase(key)
+        if phase is None:
+            honoured = ", ".join(f"{k} ({p})" for k, p in method.knobs) or "none"
+            raise SpaceError(f"method {method.name} cannot search {key} (it searches: {honoured})", field=field,
+                             source=source)
+        if not isinstance(grid, list) or not grid:
+            raise SpaceError("must be a non-empty list of numbers", field=field, source=source)
+        for value in grid:
+            if isinstance(value, bool) or not isinstance(value, int | float) or not _in_range(key, float(value)):
+                raise SpaceError(f"every value must be a number in {_RANGE_TEXT[key]}, got {value!r}", field=field,
+                                 source=source)
+        try:
+            if key == "thresholds":
+                if num_ics == 0:
+                    raise SpaceError("the space has no internal classifier (exits.groups is empty)", field=field)
+                dims.extend(KnobChoice(f"exit{j}.threshold", grid, phase) for j in range(num_ics))
+            else:
+                dims.append(KnobChoice(_KNOB_FIELDS[key], grid, phase))
+        except SpaceError as exc:
+            raise SpaceError(str(exc).split(": ", 1)[-1], field=field, source=source) from None
+    return dims
+
+
 def parse_space(raw: Any, source: str = "<space>") -> SearchSpace:
     """Build and validate a :class:`SearchSpace` from its YAML mapping."""
     top = _mapping(raw, "space", source, _TOP_KEYS)
@@ -143,6 +196,7 @@ def parse_space(raw: Any, source: str = "<space>") -> SearchSpace:
     for key in ("name", "backbone", "bits", "budget"):
         if key not in top:
             raise SpaceError("is required", field=key, source=source)
+    method = method_spec(top.get("method", DEFAULT_METHOD), source)
     backbone = _backbone(top["backbone"], source)
     bits_raw = _mapping(top["bits"], "bits", source, _BITS_KEYS)
     exits_raw = _mapping(top.get("exits"), "exits", source, _EXIT_KEYS)
@@ -155,6 +209,7 @@ def parse_space(raw: Any, source: str = "<space>") -> SearchSpace:
         fc_w, fc_a = _bit_pair_or_inherit(exits_raw.get("fc_bits", [8, INHERIT]), "exits.fc_bits", source)
         head = ExitHeadSpec(exits_raw.get("head", "sdn"), int(exits_raw.get("pool_size", 4)),
                             exits_raw.get("target_size"))
+        knobs = _knob_dimensions(_mapping(top.get("search"), "search", source), method, len(exit_dims), source)
         dataset = check_dataset_section(_mapping(top.get("dataset"), "dataset", source), source)
         if dataset:
             name = dataset.get("name", DEFAULT_DATASET)
@@ -166,6 +221,8 @@ def parse_space(raw: Any, source: str = "<space>") -> SearchSpace:
             backbone=backbone,
             bit_dimensions=tuple(bit_dims),
             exit_dimensions=tuple(exit_dims),
+            knob_dimensions=tuple(knobs),
+            method=method.name,
             budget=Budget.from_dict(top["budget"], source),
             exit_head=head,
             fixed=FixedBits(BitWidth(*first), last_w, last_a, BitWidth(*exit_conv), fc_w, fc_a),

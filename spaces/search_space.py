@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spaces.backbones import Backbone, ExitHeadSpec
-from spaces.dimensions import BitWidth, BitWidthChoice, Budget, Dimension, ExitLocation
+from spaces.dimensions import INFERENCE, BitWidth, BitWidthChoice, Budget, Dimension, ExitLocation, KnobChoice
 from spaces.errors import SpaceError
 
 Config = dict[str, Any]
@@ -47,6 +47,10 @@ class SearchSpace:
     description: str = ""
     dataset: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    knob_dimensions: tuple[KnobChoice, ...] = ()
+    """Budget and inference knobs searched with the structure (``search:`` in the space file; issue 14)."""
+    method: str = "usdn"
+    """The registered method (``spaces.methods``) that builds, trains and scores this space."""
 
     def __post_init__(self) -> None:
         labels = [d.label for d in self.dimensions]
@@ -60,7 +64,30 @@ class SearchSpace:
     # -- dimensions ------------------------------------------------------------------------------
     @property
     def dimensions(self) -> tuple[Dimension[Any], ...]:
-        return (*self.bit_dimensions, *self.exit_dimensions)
+        return (*self.bit_dimensions, *self.exit_dimensions, *self.knob_dimensions)
+
+    @property
+    def structural_labels(self) -> tuple[str, ...]:
+        """Labels of everything but the inference-phase knobs: what one forward pass depends on."""
+        return tuple(d.label for d in self.dimensions if not (isinstance(d, KnobChoice) and d.phase == INFERENCE))
+
+    def structural(self, config: Mapping[str, Any]) -> Config:
+        """``config`` without its inference-phase knobs (the key of a cached forward pass)."""
+        return {label: config[label] for label in self.structural_labels}
+
+    def budget_for(self, config: Mapping[str, Any], budget: Budget | None = None) -> Budget:
+        """``budget`` (the space's by default) with the values ``config`` chose for ``budget.*`` knobs."""
+        budget = budget or self.budget
+        changes = {d.field.split(".", 1)[1]: float(config[d.label]) for d in self.knob_dimensions
+                   if d.field.startswith("budget.") and d.label in config}
+        return budget.replace(**changes) if changes else budget
+
+    def exit_thresholds(self, config: Mapping[str, Any], budget: Budget | None = None) -> float | tuple[float, ...]:
+        """The threshold of every IC: one per IC where the space searches ``thresholds``, else the budget's one."""
+        per_exit = [d for d in self.knob_dimensions if d.field.startswith("exit")]
+        if per_exit:
+            return tuple(float(config[d.label]) for d in per_exit)
+        return self.budget_for(config, budget).threshold
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -112,13 +139,19 @@ class SearchSpace:
         return self.validate({label: row[label] for label in self.labels})
 
     def uniform(self, bits: BitWidth | tuple[int, int], exits: str = "last") -> Config:
-        """Every searched layer at ``bits``; each IC at the first or last candidate of its group."""
+        """Every searched layer at ``bits``; each IC at the first or last candidate of its group; each knob at
+        the grid value nearest the space's own budget (a threshold: ``budget.threshold``)."""
         target = BitWidth(*bits)
         config: Config = {}
         for dim in self.bit_dimensions:
             config[dim.label] = target  # validated below only against the dimension's own choices
         for dim in self.exit_dimensions:
             config[dim.label] = dim.choices[-1 if exits == "last" else 0]
+        for knob in self.knob_dimensions:
+            name = "threshold" if knob.field.startswith("exit") else knob.field.split(".", 1)[1]
+            default = getattr(self.budget, name)
+            config[knob.label] = knob.choices[0] if default is None else min(
+                knob.choices, key=lambda value: abs(value - default))
         return config
 
     # -- layer-level views -----------------------------------------------------------------------

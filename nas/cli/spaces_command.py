@@ -6,7 +6,8 @@ import argparse
 
 from nas.cli.formatting import si, table
 from spaces import CostModel, list_presets, load_space
-from spaces.dimensions import as_bit_width
+from spaces.dimensions import KnobChoice, as_bit_width
+from spaces.methods import method_spec
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -36,11 +37,11 @@ def run_list(args: argparse.Namespace) -> int:
     for name in list_presets():
         space = load_space(name)
         cost = CostModel(space)
-        rows.append([name, space.backbone.name, len(space.dimensions), f"{space.size:.3g}",
+        rows.append([name, space.method, space.backbone.name, len(space.dimensions), f"{space.size:.3g}",
                      si(cost.static_bops(cost.extreme_config(cheapest=True)), "BOPs"),
                      si(cost.static_bops(cost.extreme_config(cheapest=False)), "BOPs"),
                      space.dataset.get("name", "-")])
-    print(table(rows, ["preset", "backbone", "dims", "configs", "cheapest", "dearest", "dataset"]))
+    print(table(rows, ["preset", "method", "backbone", "dims", "configs", "cheapest", "dearest", "dataset"]))
     return 0
 
 
@@ -71,6 +72,7 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"space      {space.name}  ({space.source})")
     if space.description:
         print(f"           {space.description}")
+    print(f"method     {method_spec(space.method).summary}")
     print(f"backbone   {backbone.name}: {backbone.in_channels}x{backbone.input_size}x{backbone.input_size} "
           f"input, {backbone.num_classes} classes, {len(backbone.layers)} layers, {si(backbone.macs, 'MACs')}")
     print(f"budget     B = {si(space.budget.target_bops, 'BOPs')}, tr = {space.budget.tradeoff}, "
@@ -83,7 +85,8 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"size       {len(space.dimensions)} dimensions, {space.size:,} configurations "
           f"({space.granularity}-wise bit-widths, {space.num_exits} classifiers)")
     print()
-    print(table([[d.label, d.kind, d.size, ", ".join(d.format(c) for c in d.choices)] for d in space.dimensions],
+    print(table([[d.label, f"{d.kind} ({d.phase})" if isinstance(d, KnobChoice) else d.kind, d.size,
+                  ", ".join(d.format(c) for c in d.choices)] for d in space.dimensions],
                 ["dimension", "kind", "n", "choices"]))
     cheapest, dearest = cost.extreme_config(True), cost.extreme_config(False)
     print()

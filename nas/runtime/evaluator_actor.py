@@ -46,6 +46,7 @@ class EvaluatorWorker:
         import ray
 
         self.evaluator.net.load_state_dict(ray.get(supernet_state[0]))
+        self.evaluator.forget_cached()
         return self.worker_id
 
     def ping(self) -> str:

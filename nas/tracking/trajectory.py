@@ -27,6 +27,8 @@ SEARCH_COLUMN = "search"
 
 def _typed_fields(space: SearchSpace, label: str) -> list[pa.Field]:
     kind = space.dimension(label).kind
+    if kind == "knob":
+        return [pa.field(f"{label}.value", pa.float64())]
     parts = ("w", "a") if kind == "bits" else ("index", "depth")
     return [pa.field(f"{label}.{part}", pa.int64()) for part in parts]
 
@@ -66,14 +68,17 @@ def trajectory_schema(space: SearchSpace, num_exits: int | None = None, *, typed
     return pa.schema(fields)
 
 
-def typed_values(space: SearchSpace) -> dict[str, dict[str, dict[str, int]]]:
-    """Per dimension label: text of each choice -> its typed columns (``{"W4A4": {"l.w": 4, "l.a": 4}}``)."""
-    table: dict[str, dict[str, dict[str, int]]] = {}
+def typed_values(space: SearchSpace) -> dict[str, dict[str, dict[str, float]]]:
+    """Per dimension label: text of each choice -> its typed columns (``{"W4A4": {"l.w": 4, "l.a": 4}}``; a knob:
+    ``{"0.9": {"exit0.threshold.value": 0.9}}``)."""
+    table: dict[str, dict[str, dict[str, float]]] = {}
     for dim in space.bit_dimensions:
         table[dim.label] = {dim.format(c): {f"{dim.label}.w": c.w, f"{dim.label}.a": c.a} for c in dim.choices}
     for dim in space.exit_dimensions:
         table[dim.label] = {name: {f"{dim.label}.index": i, f"{dim.label}.depth": space.backbone.block_index(name)}
                             for i, name in enumerate(dim.choices)}
+    for knob in space.knob_dimensions:
+        table[knob.label] = {knob.format(v): {f"{knob.label}.value": v} for v in knob.choices}
     return table
 
 

@@ -3,8 +3,10 @@ early-exit metric for any threshold from the stored logits, priced by the cost m
 
 from __future__ import annotations
 
+import json
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -29,14 +31,20 @@ class ConfigEvaluation:
     static_bops: float
     exit_rates: tuple[float, ...]
     per_exit_accuracy: tuple[float, ...]
-    threshold: float
+    threshold: float | None
+    """The one threshold of every IC; ``None`` where each IC has its own (``exit_thresholds``)."""
     bn_recalibration_s: float = 0.0
+    exit_thresholds: tuple[float, ...] = ()
+    cached_forward: bool = False
+    """Scored from the cached logits of an earlier evaluation of the same structure (only inference knobs
+    differ): no forward pass."""
 
     def metrics(self) -> dict[str, float]:
         data = asdict(self)
-        out = {k: float(v) for k, v in data.items() if not isinstance(v, tuple)}
+        out = {k: float(v) for k, v in data.items() if not isinstance(v, tuple) and v is not None}
         out.update({f"exit_rate_{i}": r for i, r in enumerate(self.exit_rates)})
         out.update({f"accuracy_exit{i}": a for i, a in enumerate(self.per_exit_accuracy)})
+        out.update({f"threshold_{j}": t for j, t in enumerate(self.exit_thresholds)})
         return out
 
     @property
@@ -49,11 +57,15 @@ class ConfigEvaluator:
 
     With ``calibration_inputs`` (training images) the BN statistics of each config's path are recomputed from
     them before it is scored (:func:`recalibrate_batch_norm`); ``last_recalibration_s`` is what that took.
+
+    A space with inference-phase knobs (thresholds, trade-off) keeps the early-exit evaluation of its last
+    ``cache_size`` structures: a config that differs from one of them in its knobs only is scored from the cached
+    logits, with no forward pass (issue 14, item 3).
     """
 
     def __init__(self, space: SearchSpace, net: MultiExitNetwork, inputs: torch.Tensor, labels: torch.Tensor,
                  batch_size: int = 1024, device: torch.device | None = None,
-                 calibration_inputs: torch.Tensor | None = None) -> None:
+                 calibration_inputs: torch.Tensor | None = None, cache_size: int = 8) -> None:
         self.space = space
         self.cost = CostModel(space)
         self.device = device or torch.device("cpu")
@@ -63,6 +75,8 @@ class ConfigEvaluator:
         self.batch_size = batch_size
         self.calibration_inputs = None if calibration_inputs is None else calibration_inputs.to(self.device)
         self.last_recalibration_s = 0.0
+        self.cache_size = cache_size if space.knob_dimensions else 0
+        self._cache: OrderedDict[str, EarlyExitEvaluation] = OrderedDict()
 
     def logits(self, config: Mapping[str, Any]) -> torch.Tensor:
         """Every exit's logits ``(E, N, C)`` for ``config`` in one pass over the split (after recalibrating
@@ -84,12 +98,36 @@ class ConfigEvaluator:
         costs = self.cost.classifier_costs(config)
         return EarlyExitEvaluation(self.logits(config), self.labels, costs.to_classifier, costs.ic_costs)
 
+    def forget_cached(self) -> None:
+        """Drop the cached forward passes (the network's weights changed)."""
+        self._cache.clear()
+
+    def _cached_early_exit(self, config: Mapping[str, Any]) -> tuple[EarlyExitEvaluation, bool]:
+        """The early-exit evaluation of ``config``'s structure, and whether it came from the cache."""
+        if not self.cache_size:
+            return self.early_exit(config), False
+        text = self.space.format(config)
+        key = json.dumps({label: text[label] for label in self.space.structural_labels})
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key], True
+        result = self.early_exit(config)
+        self._cache[key] = result
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return result, False
+
     def evaluate(self, config: Mapping[str, Any], budget: Budget | None = None, rule: str = "max_softmax"
                  ) -> ConfigEvaluation:
-        budget = budget or self.space.budget
+        """USDN Eq. 7-10 at the budget (with ``config``'s knob values: ``SearchSpace.budget_for``) and at each
+        IC's threshold (``SearchSpace.exit_thresholds``)."""
         config = self.space.validate(config)
-        result = self.early_exit(config)
-        metrics: EarlyExitMetrics = result.metrics(budget.threshold, rule=rule)
+        budget = self.space.budget_for(config, budget or self.space.budget)
+        thresholds = self.space.exit_thresholds(config, budget)
+        result, cached = self._cached_early_exit(config)
+        if cached:
+            self.last_recalibration_s = 0.0
+        metrics: EarlyExitMetrics = result.metrics(thresholds, rule=rule)
         static = self.cost.static_bops(config)
         reward = early_exit_reward(metrics.early_exit_accuracy, metrics.expected_bops, budget.target_bops,
                                    budget.tradeoff) if math.isfinite(metrics.early_exit_accuracy) else math.nan
@@ -97,4 +135,6 @@ class ConfigEvaluator:
             reward=reward, ee_accuracy=metrics.early_exit_accuracy, expected_bops=metrics.expected_bops,
             inference_bops=metrics.inference_bops, failure_bops=metrics.failure_bops, static_bops=static,
             exit_rates=tuple(metrics.exit_rates), per_exit_accuracy=tuple(metrics.per_exit_accuracy),
-            threshold=budget.threshold, bn_recalibration_s=self.last_recalibration_s)
+            threshold=None if isinstance(thresholds, tuple) else float(thresholds),
+            bn_recalibration_s=self.last_recalibration_s,
+            exit_thresholds=thresholds if isinstance(thresholds, tuple) else (), cached_forward=cached)

@@ -45,7 +45,7 @@ def run_sequential(controller: Controller, n: int) -> list[Config]:
 
 
 def test_asks_are_valid_with_increasing_ids(name: str) -> None:
-    for space in (SPACE, load_space("usdn-resnet20-cifar10")):
+    for space in (SPACE, load_space("usdn-resnet20-cifar10"), load_space("tiny-digits-thresholds")):
         controller = create_controller(name, space, seed=1)
         trials = [controller.ask() for _ in range(5)]
         assert [t.trial_id for t in trials] == list(range(5))

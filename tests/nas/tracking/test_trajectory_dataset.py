@@ -84,3 +84,14 @@ def test_a_trajectory_of_an_earlier_version_is_read_with_its_typed_columns(tiny_
 def test_unknown_columns_are_refused(tiny_space: SearchSpace) -> None:
     with pytest.raises(KeyError, match="unknown trajectory columns"):
         Trajectory(tiny_space).append({"eval_index": 0, "colour": "red"})
+
+
+def test_knob_columns_are_text_and_a_float_beside_it(tmp_path: Path) -> None:
+    from spaces import load_space
+
+    space = load_space("tiny-digits-thresholds")
+    trajectory = Trajectory(space, _rows(space, 5, seed=4), search="tpe-seed0-trdefault")
+    frame = pd.read_parquet(trajectory.write(tmp_path / "tpe" / "trajectory.parquet"))
+    for label in ("exit0.threshold", "exit1.threshold"):
+        assert frame[f"{label}.value"].dtype == "float64"
+        assert (frame[label].astype(float) == frame[f"{label}.value"]).all()

@@ -1,0 +1,49 @@
+"""The torch-free description of a method and its registry (``method:`` in a space file; ``usdn`` when absent)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spaces.errors import SpaceError
+
+DEFAULT_METHOD = "usdn"
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """What the loader needs to know about a method.
+
+    ``knobs``: the ``search:`` keys the method can search, each with its phase (``inference``: scored from one
+    cached forward pass; ``train``: each trial trains). A key outside ``knobs`` (a knob the method cannot
+    honour) is a one-line error naming the file and the field.
+    """
+
+    name: str
+    summary: str
+    knobs: tuple[tuple[str, str], ...]
+
+    def knob_phase(self, key: str) -> str | None:
+        return dict(self.knobs).get(key)
+
+
+_REGISTRY: dict[str, MethodSpec] = {}
+
+
+def register_method(spec: MethodSpec) -> MethodSpec:
+    """Register ``spec`` under ``spec.name`` (a second, different spec of the same name raises)."""
+    if spec.name in _REGISTRY and _REGISTRY[spec.name] != spec:
+        raise ValueError(f"method {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def method_spec(name: str, source: str | None = None) -> MethodSpec:
+    """The registered method ``name``; an unknown name is a :class:`SpaceError` on field ``method``."""
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise SpaceError(f"unknown method {name!r}; known: {', '.join(list_methods())}", field="method",
+                         source=source)
+    return _REGISTRY[name]
+
+
+def list_methods() -> list[str]:
+    return sorted(_REGISTRY)
