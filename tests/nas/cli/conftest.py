@@ -20,7 +20,8 @@ from spaces.loader import preset_text
 SEARCH_KEY = "reinforce-seed0-trdefault"
 BUDGET = 6
 OTHER_BUDGET = 12
-"""The second, concurrent search: random search, seed 1, in ``runs-other/``."""
+"""The second, concurrent search: random search, seed 1, in ``runs-other/``, on the threshold-searching variant of
+the space (:func:`synthetic_threshold_space_file`)."""
 
 
 def synthetic_space_file(folder: Path) -> Path:
@@ -29,6 +30,17 @@ def synthetic_space_file(folder: Path) -> Path:
     data["dataset"] = {"name": "synthetic", "num_classes": 10, "in_channels": 1, "input_size": 8,
                        "samples_per_class": 40}
     path = folder / "space.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def synthetic_threshold_space_file(folder: Path) -> Path:
+    """The preset tiny-digits-thresholds (each IC's threshold searched) on the same synthetic data, under the name
+    tiny-digits so that both searches of ``finished_run`` race for one MLflow experiment."""
+    data = yaml.safe_load(preset_text("tiny-digits-thresholds"))
+    data["name"] = "tiny-digits"
+    data["dataset"] = yaml.safe_load(synthetic_space_file(folder).read_text())["dataset"]
+    path = folder / "space-thresholds.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
 
@@ -112,13 +124,13 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> FinishedRun:
     and the space's experiment is a race); both must finish."""
     root = tmp_path_factory.mktemp("finished") / "work"
     root.mkdir()
-    space = synthetic_space_file(root)
+    space, threshold_space = synthetic_space_file(root), synthetic_threshold_space_file(root)
     store = ["--tracking-uri", f"sqlite:///{root / 'mlflow.db'}"]
     processes = [
         subprocess.Popen([*nas_command(), "search", str(space), *quick_search_flags(BUDGET), "--runs-dir",
                           str(root / "runs"), *store], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True),
-        subprocess.Popen([*nas_command(), "search", str(space), "--controller", "random", "--seed", "1",
+        subprocess.Popen([*nas_command(), "search", str(threshold_space), "--controller", "random", "--seed", "1",
                           *quick_search_flags(OTHER_BUDGET), "--runs-dir", str(root / "runs-other"), *store],
                          cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
     for process in processes:
