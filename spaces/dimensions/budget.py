@@ -3,7 +3,9 @@ target computation percentage of the gating papers (DFS, DDI)."""
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,12 +36,16 @@ class Budget:
     - ``threshold``: early-exit confidence threshold in (0, 1].
     - ``target_compute``: optional target computation percentage in (0, 1] (DFS's gating budget, DDI's
       hard budget as a fraction of the full network).
+    - ``reward``: the registered reward (``spaces.cost.reward``) a config is scored with: ``usdn_eq7`` (Eq. 7,
+      the default) or ``hard_budget`` (EE accuracy within B, penalised beyond it). Its parameters are read from
+      the budget's fields of the same name (:meth:`reward_function`).
     """
 
     target_bops: float
     tradeoff: float = 0.1
     threshold: float = 0.8
     target_compute: float | None = None
+    reward: str = "usdn_eq7"
 
     def __post_init__(self) -> None:
         self.check()
@@ -56,12 +62,26 @@ class Budget:
         if self.target_compute is not None and not 0 < self.target_compute <= 1:
             raise SpaceError(f"must be in (0, 1], got {self.target_compute}",
                              field="budget.target_compute", source=source)
+        try:
+            self.reward_function()
+        except ValueError as exc:
+            raise SpaceError(str(exc), field="budget.reward", source=source) from None
+
+    def reward_function(self) -> Callable[[float, float], float]:
+        """``reward(ee_accuracy, expected_bops)``: :attr:`reward` with each of its parameters that the budget
+        has a field for (``target_bops``, ``tradeoff``, ...) bound to that field; ValueError when the reward
+        needs a parameter the budget lacks."""
+        from spaces.cost.reward import create_reward, reward_by_name
+
+        accepted = list(inspect.signature(reward_by_name(self.reward)).parameters)[2:]
+        fields = {name: getattr(self, name) for name in accepted if getattr(self, name, None) is not None}
+        return create_reward(self.reward, **fields)
 
     @classmethod
     def from_dict(cls, raw: Any, source: str | None = None) -> Budget:
         if not isinstance(raw, dict):
             raise SpaceError("must be a mapping", field="budget", source=source)
-        unknown = set(raw) - {"target_bops", "tradeoff", "threshold", "target_compute"}
+        unknown = set(raw) - {"target_bops", "tradeoff", "threshold", "target_compute", "reward"}
         if unknown:
             raise SpaceError(f"unknown keys {sorted(unknown)}", field="budget", source=source)
         if "target_bops" not in raw:
@@ -71,6 +91,7 @@ class Budget:
             "tradeoff": _number(raw, "tradeoff", 0.1, source),
             "threshold": _number(raw, "threshold", 0.8, source),
             "target_compute": _number(raw, "target_compute", None, source),
+            "reward": str(raw.get("reward", "usdn_eq7")),
         }
         try:
             return cls(**values)  # type: ignore[arg-type]

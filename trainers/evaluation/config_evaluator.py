@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from spaces import Budget, CostModel, SearchSpace, early_exit_reward
+from spaces import Budget, CostModel, SearchSpace
 from trainers.early_exit import EarlyExitEvaluation, EarlyExitMetrics
 from trainers.evaluation.bn_recalibration import recalibrate_batch_norm
 from trainers.networks import MultiExitNetwork
@@ -119,8 +119,8 @@ class ConfigEvaluator:
 
     def evaluate(self, config: Mapping[str, Any], budget: Budget | None = None, rule: str = "max_softmax"
                  ) -> ConfigEvaluation:
-        """USDN Eq. 7-10 at the budget (with ``config``'s knob values: ``SearchSpace.budget_for``) and at each
-        IC's threshold (``SearchSpace.exit_thresholds``)."""
+        """USDN Eq. 8-10 at the budget (with ``config``'s knob values: ``SearchSpace.budget_for``) and at each
+        IC's threshold (``SearchSpace.exit_thresholds``), rewarded by the budget's reward (Eq. 7 by default)."""
         config = self.space.validate(config)
         budget = self.space.budget_for(config, budget or self.space.budget)
         thresholds = self.space.exit_thresholds(config, budget)
@@ -129,8 +129,8 @@ class ConfigEvaluator:
             self.last_recalibration_s = 0.0
         metrics: EarlyExitMetrics = result.metrics(thresholds, rule=rule)
         static = self.cost.static_bops(config)
-        reward = early_exit_reward(metrics.early_exit_accuracy, metrics.expected_bops, budget.target_bops,
-                                   budget.tradeoff) if math.isfinite(metrics.early_exit_accuracy) else math.nan
+        reward = budget.reward_function()(metrics.early_exit_accuracy, metrics.expected_bops) \
+            if math.isfinite(metrics.early_exit_accuracy) else math.nan
         return ConfigEvaluation(
             reward=reward, ee_accuracy=metrics.early_exit_accuracy, expected_bops=metrics.expected_bops,
             inference_bops=metrics.inference_bops, failure_bops=metrics.failure_bops, static_bops=static,
