@@ -86,7 +86,9 @@ def check_distinct(flag: str, values: Sequence[object]) -> None:
         seen.add(value)
 
 
-def add_run_options(parser: argparse.ArgumentParser) -> None:
+def add_run_options(parser: argparse.ArgumentParser, optuna: bool = True) -> None:
+    """Data, tracking, Ray and run-folder options; ``optuna=False`` leaves out ``--optuna-storage`` (a command
+    that runs no Optuna search)."""
     group = parser.add_argument_group("where it runs and what it records")
     group.add_argument("--data-root", metavar="PATH",
                        help="local folder of the dataset (CIFAR in torchvision format, or an image folder with "
@@ -106,7 +108,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                        help="CPUs for a local Ray (default: all cores)")
     group.add_argument("--runs-dir", type=runs_dir_path, default="nas-runs", metavar="DIR",
                        help="folder for checkpoints and supernet weights (default: ./nas-runs)")
-    add_optuna_storage_option(group)
+    if optuna:
+        add_optuna_storage_option(group)
     group.add_argument("--quiet", action="store_true",
                        help="print only errors and the closing summary: no progress bars, epoch lines or stage "
                             "messages")
