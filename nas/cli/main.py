@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from nas.cli import run_command, search_command, spaces_command
+from nas.cli import pull_command, run_command, search_command, spaces_command, train_command
 from nas.errors import UserError
 from nas.runtime.interrupts import first_signal, interrupts_as_keyboard_interrupt
 from spaces.errors import SpaceError
@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineErrorParser)
     spaces_command.add_parser(sub)
     search_command.add_parsers(sub)
+    train_command.add_parser(sub)
     run_command.add_parser(sub)
+    pull_command.add_parser(sub)
     return parser
 
 

@@ -2,7 +2,9 @@
 and per uniform baseline, spread over the cluster; each becomes a nested MLflow run.
 
 Retrain tasks checkpoint every epoch under ``<run folder>/retrain/<name>/``; a killed retrain resumes
-from there when the run is resumed (on a cluster, put ``--runs-dir`` on storage every node sees).
+from there when the run is resumed (on a cluster, put ``--runs-dir`` on storage every node sees). Each trained
+model's folder is also logged to the parent run as ``retrain/<name>/`` and each model file as an MLflow model of
+its child run (``models/<kind>``, :mod:`nas.tracking.mlflow_models`).
 """
 
 from __future__ import annotations
@@ -132,6 +134,10 @@ def run_retrain_stage(space: SearchSpace, space_source: str, winners: list[dict[
         (model_dir / "metrics.json").write_text(json.dumps(_plain(out["metrics"]), indent=1))
         if tracker is not None:
             _log_retrain(tracker, space, name, out, model_dir, parent_run_id, settings)
+            if parent_run_id:  # the run folder in MLflow: retrain/<name>/ once, when trained (nas pull)
+                from nas.tracking.run_artifacts import mirror_folder
+
+                mirror_folder(tracker, parent_run_id, folder, model_dir)
         log(f"  {name}: done in {out['wall_seconds']:.0f}s")
     log(f"retrain: finished in {time.perf_counter() - started:.0f}s")
     return results
@@ -163,6 +169,9 @@ def _log_retrain(tracker: Any, space: SearchSpace, name: str, out: dict[str, Any
                                 step=round(row["threshold"] * 100))
     for path in [*sorted(model_dir.glob("*.pt")), model_dir / "metrics.json"]:
         tracker.log_artifact(run_id, path, "model")
+    from nas.tracking.mlflow_models import log_retrained_models
+
+    log_retrained_models(tracker, run_id, space, model_dir)  # models/<kind>: mlflow.pytorch.load_model loads them
     tracker.end_run(run_id)
     out["run_id"] = run_id
 

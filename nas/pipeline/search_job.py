@@ -9,6 +9,9 @@ Layout of a run folder ``<runs_dir>/<mlflow parent run id>/``::
     searches/<key>/trajectory.parquet   one per search; searches/ holds Parquet only (pandas.read_parquet reads it)
     checkpoints/<key>/checkpoint.json
     optuna.log                    the Optuna searches' studies (default --optuna-storage, an Optuna journal file)
+
+Every file but ``optuna.log`` (rebuilt from the checkpoints on resume) is also an artifact of the parent MLflow run
+under the same path (:mod:`nas.tracking.run_artifacts`), so ``nas pull`` rebuilds the folder elsewhere.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from nas.pipeline.optuna_studies import check_new_studies, job_storage
 from nas.runtime.data_spec import DataSpec
 from nas.runtime.run_folder import PRETRAINED_FILE, SUPERNET_FILE, find_run, load_weights, read_job, search_paths
 from nas.runtime.search_loop import SearchLoop, SearchOutcome, SearchSettings
+from nas.tracking.run_artifacts import mirror_job, mirror_missing, mirror_weights
 from spaces import SearchSpace, load_space
 from spaces.dataset_options import check_backbone_fits
 from trainers.storage.atomic_files import atomic_write, atomic_write_json
@@ -169,6 +173,7 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
         run_id: str | None = resume_run if tracker is not None else None
         if tracker is not None:
             tracker.reopen(resume_run)
+            mirror_missing(tracker, resume_run, folder, job.space, [s.key for s in job.searches])
     else:
         run_id = None
         if tracker is not None:
@@ -177,6 +182,8 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
         folder = runs_dir / (run_id or time.strftime("local-%Y%m%d-%H%M%S"))
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_json(folder / JOB_FILE, job.to_json())
+        if tracker is not None and run_id:  # the run folder travels with the run (nas pull)
+            mirror_job(tracker, run_id, folder, job.space)
     log(f"run {run_id or folder.name}: space {space.name}, {space.size:,} configurations; folder {folder}")
 
     supernet_log: list[dict[str, float]] = []
@@ -198,6 +205,7 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
             _save_supernet(folder, pretrained, PRETRAINED_FILE)
         _save_supernet(folder, state)
         if tracker is not None and run_id:
+            mirror_weights(tracker, run_id, folder)
             for epoch, stats in enumerate(out["pretrain_epochs"]):
                 tracker.log_metrics(run_id, {f"pretrain_{k}": v for k, v in stats.items()}, step=epoch)
             for epoch, stats in enumerate(supernet_log):

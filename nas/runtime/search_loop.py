@@ -32,8 +32,9 @@ from nas.runtime.controller_actor import controller_host
 from nas.runtime.evaluator_pool import EvaluatorPool
 from nas.runtime.interrupts import deferred_interrupts
 from nas.runtime.run_folder import read_search
-from nas.runtime.search_checkpoint import SearchCheckpoint
+from nas.runtime.search_checkpoint import CHECKPOINT, TRAJECTORY, SearchCheckpoint
 from nas.tracking.metric_buffer import MetricBuffer
+from nas.tracking.run_artifacts import mirror_search
 from nas.tracking.trajectory import Trajectory
 from spaces import Config, SearchSpace
 
@@ -226,6 +227,9 @@ class SearchLoop:
             with deferred_interrupts():
                 SearchCheckpoint(asdict(settings), state, len(trajectory), pending, child, finished).save(
                     self.folder, trajectory, self.checkpoint_folder)
+                if self.tracker is not None and self.parent_run_id:  # the run folder in MLflow, before the steps
+                    mirror_search(self.tracker, self.parent_run_id, settings.key, self.folder / TRAJECTORY,
+                                  (self.checkpoint_folder or self.folder) / CHECKPOINT)
                 if metrics is not None:
                     metrics.flush()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -99,7 +100,10 @@ def _statuses(uri: str, parent: str) -> tuple[str, list[str]]:
     return run.info.status, [c.info.status for c in children]
 
 
-def test_sigint_mid_search_then_resume(tmp_path: Path, synthetic_space, quick_search) -> None:
+def test_sigint_mid_search_then_resume_from_mlflow_alone(tmp_path: Path, synthetic_space, quick_search,
+                                                         finished_run) -> None:
+    """Interrupted, its run folder deleted, pulled back from the tracking URI (``nas pull``, issue 11) and resumed:
+    the same trajectory as the uninterrupted search of the same space, seed and flags (``finished_run``)."""
     space, uri, runs, marker = synthetic_space(tmp_path), f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "runs", \
         uuid.uuid4().hex
     budget = 60
@@ -121,6 +125,17 @@ def test_sigint_mid_search_then_resume(tmp_path: Path, synthetic_space, quick_se
     assert 0 < record.evaluations < budget and not record.checkpoint.finished
     assert _statuses(uri, folder.name) == ("KILLED", ["KILLED"])
 
+    saved = {path: path.read_bytes() for path in (record.checkpoint_path, record.trajectory_path,
+                                                  folder / "supernet.pt")}
+    shutil.rmtree(folder)  # only the tracking URI is left
+    pulled = subprocess.run([str(Path(sys.executable).with_name("nas")), "pull", folder.name, *common], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert pulled.returncode == 0, pulled.stderr[-3000:]
+    assert f"nas search --resume {folder.name} --runs-dir {runs}" in pulled.stdout
+    assert {path: path.read_bytes() for path in saved} == saved  # the folder as the interrupt left it
+    job = read_job(folder, SearchJob.from_json)
+    assert job.space == str(folder / "space.yaml") and (folder / "space.yaml").read_text() == space.read_text()
+
     resumed = subprocess.run([str(Path(sys.executable).with_name("nas")), "search", "--resume", folder.name, "--quiet",
                               *common], cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -130,6 +145,12 @@ def test_sigint_mid_search_then_resume(tmp_path: Path, synthetic_space, quick_se
     steps = Counter(m.step for m in client.get_metric_history(record.checkpoint.child_run_id, "failed"))
     assert sorted(steps) == list(range(budget)) and set(steps.values()) == {1}  # every step once, none twice
     assert _statuses(uri, folder.name) == ("FINISHED", ["FINISHED"])
+    # The uninterrupted search (budget 6): the same trials, configurations and rewards. Compared by trial id: the
+    # first two results of a queue-depth-2 worker may come back in either order under load.
+    uninterrupted = pd.read_parquet(finished_run.search / "trajectory.parquet")
+    columns = ["trial_id", *load_space(job.space).labels, "reward"]
+    first = frame[frame["trial_id"] < len(uninterrupted)][columns].sort_values("trial_id").reset_index(drop=True)
+    assert first.equals(uninterrupted[columns].sort_values("trial_id").reset_index(drop=True))
 
 
 def test_sigterm_at_the_supernet_stage_of_compare(tmp_path: Path, synthetic_space, quick_search) -> None:
