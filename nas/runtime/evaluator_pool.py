@@ -80,6 +80,17 @@ class EvaluatorPool:
         self._submissions[ref] = Submission(trial_id, config_text, budget, index, attempts, self.actors[index])
         return ref
 
+    def next_results(self, refs: list[Any]) -> list[Any]:
+        """The refs among ``refs`` that can finish next: the oldest submission of each actor. An actor runs its
+        calls in order, so waiting only on these loses nothing, and with one actor the results are taken in
+        submission order whatever order their replies reach the driver (the same seed, the same trajectory)."""
+        oldest: dict[int, Any] = {}
+        wanted = set(refs)
+        for ref, submission in self._submissions.items():  # insertion order: submission order
+            if ref in wanted and submission.actor_index not in oldest:
+                oldest[submission.actor_index] = ref
+        return list(oldest.values()) or list(refs)
+
     def release(self, ref: Any) -> Submission:
         submission = self._submissions.pop(ref)
         self._load[submission.actor_index] -= 1

@@ -248,7 +248,7 @@ class SearchLoop:
                 with deferred_interrupts():
                     if room():  # a new interleaved round
                         submit_trials(ray.get(controller.ask.remote(room())))
-                ready, _ = ray.wait(list(in_flight), num_returns=1)
+                ready, _ = ray.wait(self.pool.next_results(list(in_flight)), num_returns=1)
                 # From the result to its row and checkpoint, Ctrl-C / SIGTERM wait: the controller is never told
                 # a result that the trajectory lacks.
                 with deferred_interrupts():
