@@ -12,6 +12,7 @@ from nas.cli import pull_command, run_command, search_command, spaces_command, t
 from nas.errors import UserError
 from nas.runtime.interrupts import first_signal, interrupts_as_keyboard_interrupt
 from spaces.errors import SpaceError
+from spaces.methods import list_methods
 
 WORK_COMMANDS = ("search", "compare", "run")
 
@@ -27,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(
         prog="nas",
         description="Architecture search for input-adaptive quantized networks: per-layer bit-widths, "
-                    "early-exit locations and compute budgets (USDN, DFS, DDI, DPOQ), on Ray, tracked in "
-                    "MLflow.",
+                    "early-exit locations, exit thresholds and compute budgets, on Ray, tracked in MLflow. "
+                    f"Methods by name (a space file's method:): {', '.join(list_methods())}.",
         epilog="Start with `nas spaces list`, then `nas spaces show tiny-digits --uniform 4,4`.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineErrorParser)
     spaces_command.add_parser(sub)
