@@ -1,23 +1,40 @@
-"""Training loops and losses (USDN Eq. 4 and Eq. 11)."""
+"""Training loops, schedules and losses (USDN Eq. 4 and Eq. 11; DFS Eq. 2 and DDI Eq. 4-5 loss terms)."""
 
 from __future__ import annotations
 
 from trainers.training.devices import default_device
 from trainers.training.distillation_loss import ic_wise_distillation_loss
 from trainers.training.loops import (
+    LoopCheckpoint,
     NonFiniteLossError,
+    StepCallback,
     TrainingLog,
     collect_logits,
+    train_loop,
     train_network,
     train_student_kd,
     train_supernet,
 )
-from trainers.training.multi_exit_loss import exit_weights, multi_exit_loss
+from trainers.training.loss_terms import (
+    AdaptiveExitWeights,
+    BudgetThenZeroAlpha,
+    ConstantAlpha,
+    LossTerm,
+    SignSwitchingAlpha,
+)
+from trainers.training.multi_exit_loss import exit_weights, multi_exit_loss, per_exit_losses
 from trainers.training.schedule import TrainingSchedule
 from trainers.training.worker_process import prepare_worker_process, retain_freed_memory
 
 __all__ = [
+    "AdaptiveExitWeights",
+    "BudgetThenZeroAlpha",
+    "ConstantAlpha",
+    "LoopCheckpoint",
+    "LossTerm",
     "NonFiniteLossError",
+    "SignSwitchingAlpha",
+    "StepCallback",
     "TrainingLog",
     "TrainingSchedule",
     "collect_logits",
@@ -25,8 +42,10 @@ __all__ = [
     "exit_weights",
     "ic_wise_distillation_loss",
     "multi_exit_loss",
+    "per_exit_losses",
     "prepare_worker_process",
     "retain_freed_memory",
+    "train_loop",
     "train_network",
     "train_student_kd",
     "train_supernet",

@@ -1,4 +1,4 @@
-"""Multi-exit cross-entropy (USDN Eq. 4)."""
+"""Multi-exit cross-entropy (USDN Eq. 4) and the per-exit losses DDI's adaptive weights read (DDI Eq. 4)."""
 
 from __future__ import annotations
 
@@ -21,3 +21,8 @@ def multi_exit_loss(logits: torch.Tensor, labels: torch.Tensor, weights: Sequenc
     """Eq. 4 of USDN: ``L = sum_i lambda_i * CE_i`` over the exits of ``logits`` (E, N, C)."""
     lambdas = exit_weights(logits.shape[0], weights)
     return sum(w * F.cross_entropy(z, labels) for w, z in zip(lambdas, logits, strict=True))  # type: ignore[return-value]
+
+
+def per_exit_losses(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``(E,)`` mean cross-entropy of each exit of ``logits`` (E, N, C): the L_i and, last, L_o of DDI Eq. 4."""
+    return torch.stack([F.cross_entropy(z, labels) for z in logits])
