@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from nas.errors import UserError
 from nas.runtime.search_checkpoint import CHECKPOINT, TRAJECTORY, SearchCheckpoint
-from nas.tracking.trajectory import Trajectory, trajectory_schema
+from nas.tracking.trajectory import Trajectory, method_metric_columns, trajectory_schema
 from spaces import SearchSpace
 
 JOB_FILE = "job.json"
@@ -316,9 +316,12 @@ def _read_trajectory(path: Path, space: SearchSpace, settings: Any | None = None
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise UserError(f"{path}: cannot be read as Parquet (truncated or corrupted?): {one_line(exc)}") from None
     schema = trajectory_schema(space)
-    typed = set(table.schema.names) != set(trajectory_schema(space, typed=False).names)
+    optional = set(method_metric_columns(space))  # a method's own metrics: absent from earlier trajectories
+    typed = set(table.schema.names) - optional != set(trajectory_schema(space, typed=False).names) - optional
     if not typed:  # written before the search and typed columns existed: derived below
         schema = trajectory_schema(space, typed=False)
+    for name in sorted(optional - set(table.schema.names)):
+        table = table.append_column(pa.field(name, pa.float64()), pa.nulls(len(table), pa.float64()))
     missing = [name for name in schema.names if name not in table.schema.names]
     unexpected = [name for name in table.schema.names if name not in schema.names]
     if missing or unexpected:

@@ -35,7 +35,7 @@ from nas.runtime.run_folder import read_search
 from nas.runtime.search_checkpoint import CHECKPOINT, TRAJECTORY, SearchCheckpoint
 from nas.tracking.metric_buffer import MetricBuffer
 from nas.tracking.run_artifacts import mirror_search
-from nas.tracking.trajectory import Trajectory
+from nas.tracking.trajectory import Trajectory, method_metric_columns
 from spaces import Config, SearchSpace
 
 CHECKPOINT_TIME_SHARE = 0.02
@@ -132,6 +132,8 @@ class SearchLoop:
         if settings.mode == "interleaved" and trainer is None:
             raise ValueError("the interleaved mode needs a supernet trainer actor")
         self.round_size = int(settings.options.get("samples_per_update", 8)) if settings.mode == "interleaved" else 0
+        self.extra_metrics = method_metric_columns(space)
+        """The method's own metrics (``MethodSpec.metrics``): Parquet columns and MLflow steps beside the canonical."""
 
     # -- set-up ----------------------------------------------------------------------------------
     def _restore(self) -> tuple[SearchCheckpoint | None, Trajectory]:
@@ -237,7 +239,7 @@ class SearchLoop:
             logged = self.tracker.logged_steps(child, "failed")
             for row in trajectory.rows:
                 if row["eval_index"] not in logged:
-                    metrics.add(row["eval_index"], _step_metrics(row))
+                    metrics.add(row["eval_index"], _step_metrics(row, self.extra_metrics))
         if checkpoint is None:  # from here on the folder names the child run: a resume reopens it
             save()
         try:
@@ -275,7 +277,7 @@ class SearchLoop:
                     row = self._row(told - 1, trial_id, config_text, out, result, best, time.perf_counter() - started)
                     trajectory.append(row)
                     if metrics is not None:
-                        metrics.add(told - 1, _step_metrics(row))
+                        metrics.add(told - 1, _step_metrics(row, self.extra_metrics))
                     if self.progress is not None:
                         self.progress(told, settings.budget, best)
                     due = told >= next_save[0] and time.perf_counter() >= next_save[1]
@@ -326,6 +328,8 @@ class SearchLoop:
             row[key] = value if result.is_complete or key != "reward" else None
         for i in range(self.space.num_exits):
             row[f"exit_rate_{i}"] = m.get(f"exit_rate_{i}")
+        for name in self.extra_metrics:
+            row[name] = m.get(name)
         return row
 
     def _outcome(self, trajectory: Trajectory, child: str | None, policy: Config | None,
@@ -351,9 +355,10 @@ def _lost(error: str) -> dict[str, Any]:
             "worker_id": "lost"}
 
 
-def _step_metrics(row: dict[str, Any]) -> dict[str, float]:
-    """The MLflow metrics of one evaluation (step = its ``eval_index``), from its trajectory row."""
-    metrics = {k: row[k] for k in ("reward", "ee_accuracy", "expected_bops", "best_reward")}
+def _step_metrics(row: dict[str, Any], extra: tuple[str, ...] = ()) -> dict[str, float]:
+    """The MLflow metrics of one evaluation (step = its ``eval_index``), from its trajectory row: the canonical
+    ones and the method's ``extra``."""
+    metrics = {k: row[k] for k in ("reward", "ee_accuracy", "expected_bops", "best_reward", *extra)}
     metrics["failed"] = 0.0 if row["state"] == "complete" else 1.0
     return {k: v for k, v in metrics.items() if v is not None}
 

@@ -43,6 +43,14 @@ def dimension_fields(space: SearchSpace, typed: bool = True) -> list[pa.Field]:
     return fields
 
 
+def method_metric_columns(space: SearchSpace, num_exits: int | None = None) -> tuple[str, ...]:
+    """The metrics the space's method adds (``MethodSpec.metrics``): float columns after the canonical ones. A
+    trajectory written before a method declared them reads with them empty (:func:`nas.runtime.run_folder`)."""
+    from spaces.methods import method_spec
+
+    return method_spec(space.method).metric_names(space.num_exits if num_exits is None else num_exits)
+
+
 def trajectory_schema(space: SearchSpace, num_exits: int | None = None, *, typed: bool = True) -> pa.Schema:
     """Columns: run keys, each dimension as text and typed, metrics, exit rates, timing and worker.
     ``typed=False`` gives the schema of trajectories written before the ``search`` and typed columns existed."""
@@ -57,6 +65,7 @@ def trajectory_schema(space: SearchSpace, num_exits: int | None = None, *, typed
         pa.field("state", pa.string()),
         *dimension_fields(space, typed),
         *(pa.field(name, pa.float64()) for name in METRIC_COLUMNS),
+        *(pa.field(name, pa.float64()) for name in method_metric_columns(space, exits)),
         *(pa.field(f"exit_rate_{i}", pa.float64()) for i in range(exits)),
         pa.field("best_reward", pa.float64()),
         pa.field("wall_time_s", pa.float64()),

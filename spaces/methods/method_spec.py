@@ -21,9 +21,20 @@ class MethodSpec:
     name: str
     summary: str
     knobs: tuple[tuple[str, str], ...]
+    metrics: tuple[str, ...] = ()
+    """Metrics the method adds to every evaluation besides the canonical ones (``ee_accuracy``,
+    ``expected_bops``, ...): each a float Parquet column and an MLflow metric step. ``{exit}`` in a name stands
+    for each classifier index (``accuracy_exit{exit}`` -> ``accuracy_exit0``, ``accuracy_exit1``, ...)."""
 
     def knob_phase(self, key: str) -> str | None:
         return dict(self.knobs).get(key)
+
+    def metric_names(self, num_exits: int) -> tuple[str, ...]:
+        """:attr:`metrics` with ``{exit}`` expanded over ``num_exits`` classifiers, in declaration order."""
+        names: list[str] = []
+        for name in self.metrics:
+            names.extend(name.format(exit=i) for i in range(num_exits)) if "{exit}" in name else names.append(name)
+        return tuple(names)
 
 
 _REGISTRY: dict[str, MethodSpec] = {}

@@ -9,6 +9,10 @@ USDN = register_method(MethodSpec(
     name="usdn",
     summary="USDN: per-layer bit-widths and early-exit locations of a quantized supernet (Eq. 7-10)",
     knobs=(("threshold", INFERENCE), ("thresholds", INFERENCE), ("tradeoff", INFERENCE)),
+    metrics=("accuracy_exit{exit}", "cached_forward", "bn_recalibration_s"),
 ))
-"""USDN scores every knob from the cached logits of the configuration's path; it has no train-phase knob (its
+"""Its extra metrics: each classifier's accuracy on every sample (threshold-independent), whether the evaluation
+reused a cached forward pass (1) or ran one (0), and the seconds its BN recalibration took.
+
+USDN scores every knob from the cached logits of the configuration's path; it has no train-phase knob (its
 supernet is trained once, before the search)."""

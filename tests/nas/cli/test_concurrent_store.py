@@ -43,6 +43,8 @@ def test_a_threshold_searching_space_keeps_its_knobs_in_parquet_and_mlflow(finis
     grid = {0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99}
     for label in ("exit0.threshold", "exit1.threshold"):
         assert set(frame[f"{label}.value"]) <= grid and (frame[label].astype(float) == frame[f"{label}.value"]).all()
+    # USDN's own metrics (MethodSpec.metrics) beside the canonical ones
+    assert frame["accuracy_exit2"].between(0, 1).all() and set(frame["cached_forward"]) <= {0.0, 1.0}
     client = MlflowClient(finished_run.uri)
     (child,) = client.search_runs([client.get_run(finished_run.other_run_id).info.experiment_id],
                                   f"tags.`mlflow.parentRunId` = '{finished_run.other_run_id}'")

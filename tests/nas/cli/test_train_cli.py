@@ -26,7 +26,8 @@ def test_nas_train_saves_each_stage_and_tracks_it(tmp_path: Path, synthetic_spac
                           timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     (folder,) = (tmp_path / "runs").iterdir()
-    lines = dict(line.split(": ", 1) for line in done.stdout.splitlines() if line.startswith(("pretrain:", "supernet:")))
+    lines = dict(line.split(": ", 1) for line in done.stdout.splitlines()
+                 if line.startswith(("pretrain:", "supernet:")))
     assert Path(lines["supernet"].split()[0]) == folder / "supernet.pt"
     assert Path(lines["pretrain"].split()[0]) == folder / "pretrained.pt"
     net = build_supernet(load_space(space))

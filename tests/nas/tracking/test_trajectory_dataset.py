@@ -95,3 +95,19 @@ def test_knob_columns_are_text_and_a_float_beside_it(tmp_path: Path) -> None:
     for label in ("exit0.threshold", "exit1.threshold"):
         assert frame[f"{label}.value"].dtype == "float64"
         assert (frame[label].astype(float) == frame[f"{label}.value"]).all()
+
+
+def test_a_methods_own_metrics_are_columns_and_may_be_absent_from_earlier_files(tiny_space: SearchSpace,
+                                                                                tmp_path: Path) -> None:
+    from nas.tracking.trajectory import method_metric_columns
+
+    extra = method_metric_columns(tiny_space)
+    assert extra == ("accuracy_exit0", "accuracy_exit1", "accuracy_exit2", "cached_forward", "bn_recalibration_s")
+    schema = trajectory_schema(tiny_space)
+    assert all(schema.field(name).type == pa.float64() for name in extra)
+    table = Trajectory(tiny_space, _rows(tiny_space, 4, seed=6), search="random-seed6-trdefault").table()
+    path = tmp_path / "random-seed6-trdefault" / "trajectory.parquet"
+    path.parent.mkdir()
+    pq.write_table(table.drop_columns(list(extra)), path)  # as written before the method declared them
+    trajectory = read_trajectory(path, tiny_space)
+    assert len(trajectory) == 4 and all(row[name] is None for row in trajectory.rows for name in extra)
