@@ -19,7 +19,8 @@ CALIBRATION_BATCHES = 4
 def train_supernet_state(space: SearchSpace, data: DataSpec, schedule: TrainingSchedule, seed: int = 0,
                          num_threads: int = 1, verbose: bool = True, *, init: str = "pretrained",
                          pretrain: TrainingSchedule | None = None, progress: str | None = None) -> dict[str, Any]:
-    """Train the supernet; returns CPU weights (``state``), the epoch logs (``epochs``, ``pretrain_epochs``),
+    """Train the supernet; returns CPU weights (``state``), the epoch logs (``epochs``, ``pretrain_epochs``), the
+    per-optimiser-step logs (``steps``, ``pretrain_steps``: loss and learning rate of every step),
     the full-precision pre-trained weights (``pretrained``, ``None`` unless ``init="pretrained"``) and
     ``alpha_init`` (mean initial PACT alpha of the body convs).
 
@@ -52,10 +53,14 @@ def train_supernet_state(space: SearchSpace, data: DataSpec, schedule: TrainingS
     rng = random.Random(seed)
     mode = progress or ("lines" if verbose else "off")
 
+    step_logs: dict[str, list[dict[str, float]]] = {"full-precision pre-training": [], "supernet": []}
+
     def train(network: Any, stage: str, stage_schedule: TrainingSchedule) -> list[dict[str, float]]:
         bar = EpochProgress(stage, stage_schedule.epochs, mode)
+        steps = step_logs[stage]
         try:
-            return train_supernet(network, loader, stage_schedule, lambda: space.sample(rng), on_epoch=bar).epochs
+            return train_supernet(network, loader, stage_schedule, lambda: space.sample(rng), on_epoch=bar,
+                                  on_step=lambda step, metrics: steps.append(dict(metrics))).epochs
         finally:
             bar.close()
 
@@ -77,4 +82,5 @@ def train_supernet_state(space: SearchSpace, data: DataSpec, schedule: TrainingS
     epochs = train(net, "supernet", schedule)
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     return {"state": state, "epochs": epochs, "pretrain_epochs": pretrain_log, "pretrained": pretrained_state,
-            "alpha_init": sum(alphas) / max(1, len(alphas))}
+            "alpha_init": sum(alphas) / max(1, len(alphas)), "steps": step_logs["supernet"],
+            "pretrain_steps": step_logs["full-precision pre-training"]}

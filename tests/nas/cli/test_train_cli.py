@@ -40,6 +40,9 @@ def test_nas_train_saves_each_stage_and_tracks_it(tmp_path: Path, synthetic_spac
     assert sorted(by_stage) == ["pretrain", "supernet"]
     assert [m.step for m in client.get_metric_history(by_stage["supernet"].info.run_id, "loss")] == [0, 1]
     assert len(client.get_metric_history(by_stage["pretrain"].info.run_id, "loss")) == 1
+    steps = client.get_metric_history(by_stage["supernet"].info.run_id, "step_loss")  # every optimiser step
+    assert sorted(m.step for m in steps) == list(range(len(steps))) and len(steps) > 2
+    assert client.get_metric_history(by_stage["supernet"].info.run_id, "step_lr")
     logged = client.download_artifacts(by_stage["supernet"].info.run_id, "supernet.pt", str(tmp_path / "dl"))
     assert Path(logged).read_bytes() == (folder / "supernet.pt").read_bytes()
     assert "supernet_loss" in parent.data.metrics
