@@ -59,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--controller", default="random", help="controller name (default random)")
     parser.add_argument("--queue-depth", type=int, default=2,
                         help="trials queued per evaluator actor (SearchSettings.queue_depth; default 2)")
+    parser.add_argument("--trials-per-call", type=int, default=1,
+                        help="trials each evaluator call carries (SearchSettings.trials_per_call; default 1)")
     parser.add_argument("--mlflow", action="store_true", help="track every search in a temporary SQLite MLflow store")
     parser.add_argument("--no-plain", action="store_true", help="skip the plain-process ceiling variants")
     parser.add_argument("--seed", type=int, default=0)
@@ -183,13 +185,14 @@ def main(argv: list[str] | None = None) -> int:
 
             tracker = MlflowTracker(f"sqlite:///{Path(tmp) / 'mlflow.db'}")
         print(f"space {space.name}, synthetic val split {val_images} images, budget {args.budget}, controller "
-              f"{args.controller}, queue depth {args.queue_depth}, ray num_cpus {args.num_cpus}, rounds "
-              f"{args.rounds}, mlflow {args.mlflow}")
+              f"{args.controller}, queue depth {args.queue_depth}, trials per call {args.trials_per_call}, "
+              f"ray num_cpus {args.num_cpus}, rounds {args.rounds}, mlflow {args.mlflow}")
         print(environment())
         try:
             for round_index in range(args.rounds):
                 settings = SearchSettings(controller=args.controller, budget=args.budget,
-                                          seed=args.seed + round_index, queue_depth=args.queue_depth)
+                                          seed=args.seed + round_index, queue_depth=args.queue_depth,
+                                          trials_per_call=args.trials_per_call)
                 # The random controller's configs do not depend on results: the plain runs get the same sequence.
                 draw = create_controller("random", space, seed=args.seed + round_index)
                 configs = [space.format(draw.ask().config) for _ in range(args.budget)]

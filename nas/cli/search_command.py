@@ -48,6 +48,11 @@ def _add_search_options(parser: argparse.ArgumentParser) -> None:
                         help="trials queued on each evaluator actor, so it starts the next one while the driver "
                              "tells, asks and records the last (default 2). 1 makes the search strictly "
                              "sequential per worker: each trial is asked only after every earlier result is told")
+    parser.add_argument("--trials-per-call", type=positive_int, default=1, metavar="K",
+                        help="trials each evaluator call carries (default 1). Ray's per-call cost (a few "
+                             "milliseconds) is then paid once per K trials: worth it where an evaluation takes about "
+                             "a millisecond, as for exit thresholds searched over a fixed structure (a space's "
+                             "search: section). The controller has up to workers x Q x K trials out at once")
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -106,7 +111,8 @@ def _job(args: argparse.Namespace, controllers: list[str], seeds: list[int], kin
     if args.mode == "interleaved" and any(c != "reinforce" for c in controllers):
         raise UserError("--mode interleaved needs a policy to sample paths from: only the reinforce controller")
     searches = [SearchSettings(c, args.budget, s, tr, options if c == "reinforce" else {}, mode=args.mode,
-                               weight_steps=args.weight_steps, queue_depth=args.queue_depth)
+                               weight_steps=args.weight_steps, queue_depth=args.queue_depth,
+                               trials_per_call=args.trials_per_call)
                 for c in controllers for s in seeds for tr in tradeoffs]
     data = resolve_data(space, args.dataset, args.data_root, seeds[0])
     source = args.space if not Path(args.space).exists() else str(Path(args.space).resolve())

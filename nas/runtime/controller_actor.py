@@ -67,6 +67,12 @@ class ControllerHost:
         self.controller.tell(trial_id, result)
         return self.ask(n)
 
+    def tell_many_and_ask(self, results: list[tuple[int, TrialResult]], n: int) -> list[Trial]:
+        """Tell results in order, then ask ``n``: one round trip per evaluator call however many trials it held."""
+        for trial_id, result in results:
+            self.controller.tell(trial_id, result)
+        return self.ask(n)
+
     def state_dict(self) -> dict[str, Any]:
         return self.controller.state_dict()
 

@@ -68,6 +68,12 @@ class EvaluatorWorker:
                 "eval_time_s": time.perf_counter() - start, "worker_id": self.worker_id}
 
 
+    def evaluate_many(self, trials: list[tuple[int, dict[str, str]]], budget: Budget) -> list[dict[str, Any]]:
+        """:meth:`evaluate` of each ``(trial_id, config_text)`` in order, in one call (Ray's per-call cost paid
+        once for all of them); each result keeps its own ``eval_time_s``."""
+        return [self.evaluate(trial_id, config_text, budget) for trial_id, config_text in trials]
+
+
 def evaluator_actor_class(num_cpus: float = 1, num_gpus: float = 0) -> Any:
     import ray
 

@@ -26,6 +26,9 @@ class Submission:
     actor_index: int
     attempts: int = 1
     actor: Any = None
+    trials: tuple[tuple[int, dict[str, str]], ...] = ()
+    """The ``(trial_id, config_text)`` of a call that carries several (:meth:`EvaluatorPool.submit_many`; its
+    result is a list); empty for a one-trial call, whose ``trial_id`` / ``config_text`` are the above."""
 
 
 class EvaluatorPool:
@@ -80,6 +83,19 @@ class EvaluatorPool:
         self._submissions[ref] = Submission(trial_id, config_text, budget, index, attempts, self.actors[index])
         return ref
 
+    def submit_many(self, trials: list[tuple[int, dict[str, str]]], budget: Budget, attempts: int = 1,
+                    index: int | None = None) -> Any:
+        """One call carrying ``trials`` (``(trial_id, config_text)`` each) to actor ``index`` or the least
+        loaded; its result is the list of their outcomes, in order."""
+        if index is None:
+            index = min(range(len(self.actors)), key=lambda i: self._load[i])
+        ref = self.actors[index].evaluate_many.remote(list(trials), budget)
+        self._load[index] += len(trials)
+        first_id, first_config = trials[0]
+        self._submissions[ref] = Submission(first_id, first_config, budget, index, attempts, self.actors[index],
+                                            tuple(trials))
+        return ref
+
     def next_results(self, refs: list[Any]) -> list[Any]:
         """The refs among ``refs`` that can finish next: the oldest submission of each actor. An actor runs its
         calls in order, so waiting only on these loses nothing, and with one actor the results are taken in
@@ -93,7 +109,7 @@ class EvaluatorPool:
 
     def release(self, ref: Any) -> Submission:
         submission = self._submissions.pop(ref)
-        self._load[submission.actor_index] -= 1
+        self._load[submission.actor_index] -= max(1, len(submission.trials))
         return submission
 
     def retry(self, submission: Submission) -> Any | None:
@@ -113,6 +129,8 @@ class EvaluatorPool:
             self.replaced += 1
         if submission.attempts >= self.max_attempts:
             return None
+        if submission.trials:
+            return self.submit_many(list(submission.trials), submission.budget, submission.attempts + 1, index)
         return self.submit(submission.trial_id, submission.config_text, submission.budget, submission.attempts + 1,
                            index)
 

@@ -58,12 +58,19 @@ class SearchSettings:
     mode: str = "frozen"
     weight_steps: int = 20
     queue_depth: int = 2
+    trials_per_call: int = 1
+    """Trials each evaluator call carries: Ray's per-call cost (a few milliseconds) is paid once for all of them,
+    which matters where scoring takes about a millisecond (inference-phase knobs over a cached forward pass).
+    The controller then has up to ``workers x queue_depth x trials_per_call`` trials out at once; a fixed value
+    keeps one worker's search reproducible."""
 
     def __post_init__(self) -> None:
         if self.budget < 1:
             raise ValueError(f"budget must be >= 1 evaluation, got {self.budget}")
         if self.queue_depth < 1:
             raise ValueError(f"queue_depth must be >= 1 trial per evaluator, got {self.queue_depth}")
+        if self.trials_per_call < 1:
+            raise ValueError(f"trials_per_call must be >= 1, got {self.trials_per_call}")
         if self.mode not in ("frozen", "interleaved"):
             raise ValueError(f"mode must be 'frozen' or 'interleaved', got {self.mode!r}")
         if self.mode == "interleaved" and self.controller != "reinforce":
@@ -189,8 +196,9 @@ class SearchLoop:
         told = len(trajectory)
         best = max((r["reward"] for r in trajectory.rows if r["reward"] is not None), default=None)
         started = time.perf_counter() - (trajectory.rows[-1]["wall_time_s"] if trajectory.rows else 0.0)
-        in_flight: dict[Any, tuple[int, dict[str, str]]] = {}
-        capacity = self.pool.size * settings.queue_depth
+        in_flight: dict[Any, list[tuple[int, dict[str, str]]]] = {}  # one evaluator call -> its trials, in order
+        per_call = settings.trials_per_call
+        capacity = self.pool.size * settings.queue_depth * per_call
         # Interleaved: a round is P evaluations under the same weights, and the next round's trials are asked
         # only after its weight steps. ``round_end`` is the told count that closes the current round (a search
         # resumed exactly at a boundary runs that boundary's weight steps first).
@@ -198,22 +206,29 @@ class SearchLoop:
         if size:
             round_end = (told // size + 1) * size if told % size or told == 0 else told
 
+        def out() -> int:
+            return sum(len(trials) for trials in in_flight.values())
+
         def room() -> int:
             """Trials to ask now: free queue slots, never past the budget nor the round's end."""
-            return max(0, min(capacity, min(settings.budget, round_end) - told) - len(in_flight))
+            return max(0, min(capacity, min(settings.budget, round_end) - told) - out())
 
-        def submit(trial_id: int, config_text: dict[str, str]) -> None:
-            in_flight[self.pool.submit(trial_id, config_text, self.budget)] = (trial_id, config_text)
+        def submit(items: list[tuple[int, dict[str, str]]]) -> None:
+            """``items`` in calls of ``trials_per_call`` (a one-trial call where it is 1, as before)."""
+            for start in range(0, len(items), per_call):
+                chunk = items[start:start + per_call]
+                ref = (self.pool.submit(*chunk[0], self.budget) if per_call == 1
+                       else self.pool.submit_many(chunk, self.budget))
+                in_flight[ref] = chunk
 
         def submit_trials(trials: list[Any]) -> None:
-            for trial in trials:
-                submit(trial.trial_id, self.space.format(trial.config))
+            submit([(trial.trial_id, self.space.format(trial.config)) for trial in trials])
 
         if checkpoint is not None:
             still_pending = set(ray.get(controller.pending.remote()))
-            for item in checkpoint.pending:
-                if item["trial_id"] in still_pending and told + len(in_flight) < settings.budget:
-                    submit(item["trial_id"], item["config"])
+            resubmitted = [(item["trial_id"], item["config"]) for item in checkpoint.pending
+                           if item["trial_id"] in still_pending]
+            submit(resubmitted[:max(0, settings.budget - told)])
 
         if room():  # the first trials go out before the MLflow child run is made: its creation overlaps them
             submit_trials(ray.get(controller.ask.remote(room())))
@@ -224,7 +239,7 @@ class SearchLoop:
         next_save = (told + settings.checkpoint_every, 0.0)  # (evaluations, time) before the next checkpoint
 
         def save(finished: bool = False, timeout: float | None = None) -> None:
-            pending = [{"trial_id": t, "config": c} for t, c in in_flight.values()]
+            pending = [{"trial_id": t, "config": c} for trials in in_flight.values() for t, c in trials]
             state = ray.get(controller.state_dict.remote(), timeout=timeout)
             with deferred_interrupts():
                 SearchCheckpoint(asdict(settings), state, len(trajectory), pending, child, finished).save(
@@ -255,29 +270,41 @@ class SearchLoop:
                 # a result that the trajectory lacks.
                 with deferred_interrupts():
                     ref = ready[0]
-                    trial_id, config_text = in_flight.pop(ref)
+                    trials = in_flight.pop(ref)
                     submission = self.pool.release(ref)
                     try:
-                        out = ray.get(ref)
-                    except RayActorError as exc:  # the worker died: replace it and evaluate the same trial again
+                        outs = ray.get(ref)
+                        outs = outs if submission.trials else [outs]
+                    except RayActorError as exc:  # the worker died: replace it and evaluate the same trials again
                         retry = self.pool.retry(submission)
                         if retry is not None:
-                            in_flight[retry] = (trial_id, config_text)
+                            in_flight[retry] = trials
                             continue
-                        out = _lost(f"worker lost {submission.attempts} times: {exc}")
+                        outs = [_lost(f"worker lost {submission.attempts} times: {exc}")] * len(trials)
                     except RayError as exc:
-                        out = _lost(f"{type(exc).__name__}: {exc}")
-                    out["attempts"] = submission.attempts
-                    result = self._result(out)
-                    told += 1
-                    # The critical path: the result told and the next trials queued before any bookkeeping.
-                    submit_trials(ray.get(controller.tell_and_ask.remote(trial_id, result, room())))
-                    if result.is_complete and (best is None or result.reward > best):  # type: ignore[operator]
-                        best = result.reward
-                    row = self._row(told - 1, trial_id, config_text, out, result, best, time.perf_counter() - started)
-                    trajectory.append(row)
-                    if metrics is not None:
-                        metrics.add(told - 1, _step_metrics(row, self.extra_metrics))
+                        outs = [_lost(f"{type(exc).__name__}: {exc}")] * len(trials)
+                    results = []
+                    for (trial_id, config_text), result_out in zip(trials, outs, strict=True):
+                        result_out = dict(result_out, attempts=submission.attempts)
+                        results.append((trial_id, config_text, result_out, self._result(result_out)))
+                    told += len(results)
+                    # The critical path: the results told and the next trials queued before any bookkeeping.
+                    told_pairs = [(trial_id, result) for trial_id, _, _, result in results]
+                    if len(told_pairs) == 1:
+                        asked = ray.get(controller.tell_and_ask.remote(*told_pairs[0], room()))
+                    else:
+                        asked = ray.get(controller.tell_many_and_ask.remote(told_pairs, room()))
+                    submit_trials(asked)
+                    index = told - len(results)
+                    for trial_id, config_text, result_out, result in results:
+                        if result.is_complete and (best is None or result.reward > best):  # type: ignore[operator]
+                            best = result.reward
+                        row = self._row(index, trial_id, config_text, result_out, result, best,
+                                        time.perf_counter() - started)
+                        trajectory.append(row)
+                        if metrics is not None:
+                            metrics.add(index, _step_metrics(row, self.extra_metrics))
+                        index += 1
                     if self.progress is not None:
                         self.progress(told, settings.budget, best)
                     due = told >= next_save[0] and time.perf_counter() >= next_save[1]

@@ -225,3 +225,31 @@ def test_interleaved_mode_alternates_weight_and_architecture_steps(pool, tiny_sp
     assert changed
     with pytest.raises(ValueError, match="reinforce"):
         SearchSettings("tpe", 4, mode="interleaved")
+
+
+def test_several_trials_per_call_keep_the_budget_and_one_workers_order(single, tiny_space, tmp_path: Path) -> None:
+    """``trials_per_call`` (issue 14, item 8): each evaluator call carries several trials; the budget is exact,
+    no trial is lost or repeated, and one worker gives the same trajectory on every run."""
+    runs = []
+    for name in ("a", "b"):
+        settings = SearchSettings("reinforce", 11, seed=5, options={"samples_per_update": 3}, trials_per_call=4)
+        outcome = SearchLoop(tiny_space, settings, single, tmp_path / name).run()
+        runs.append([(r["trial_id"], r[tiny_space.labels[0]], r["reward"]) for r in outcome.trajectory.rows])
+    assert runs[0] == runs[1]
+    assert sorted(trial for trial, _, _ in runs[0]) == list(range(11))
+
+
+def test_a_killed_worker_retries_its_whole_call(fresh_pool, tiny_space, tmp_path: Path) -> None:
+    killed = []
+
+    def kill_once(done: int, total: int, best: float | None) -> None:
+        if done >= 3 and not killed:
+            for actor in fresh_pool.actors:
+                ray.kill(actor, no_restart=True)
+            killed.append(done)
+
+    outcome = SearchLoop(tiny_space, SearchSettings("random", 12, seed=0, trials_per_call=3), fresh_pool,
+                         tmp_path / "k", progress=kill_once).run()
+    rows = outcome.trajectory.rows
+    assert killed and sorted(r["trial_id"] for r in rows) == list(range(12))
+    assert all(r["state"] == "complete" for r in rows) and max(r["attempts"] for r in rows) == 2
