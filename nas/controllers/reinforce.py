@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -55,6 +56,8 @@ class ReinforceController(Controller):
         self.baseline: float | None = None
         self.n_updates = 0
         self._batch: list[tuple[list[int], float]] = []
+        self._cdfs: list[list[float]] | None = None
+        """Each dimension's ``cumsum(softmax(logits))``, kept between policy updates (sampling reads it per ask)."""
 
     # -- policy ----------------------------------------------------------------------------------
     def probabilities(self) -> dict[str, list[float]]:
@@ -71,11 +74,11 @@ class ReinforceController(Controller):
         return self.space.decode(self._sample_indices(rng))
 
     def _sample_indices(self, rng: np.random.Generator | random.Random) -> list[int]:
-        indices = []
-        for z in self.logits:
-            cdf = np.cumsum(softmax(z))
-            indices.append(min(int(np.searchsorted(cdf, rng.random(), side="right")), len(z) - 1))
-        return indices
+        """One inverse-CDF draw per dimension (``bisect_right`` on the cached CDF: the index
+        ``numpy.searchsorted(cdf, u, side="right")`` gives, from the same floats)."""
+        if self._cdfs is None:
+            self._cdfs = [np.cumsum(softmax(z)).tolist() for z in self.logits]
+        return [min(bisect.bisect_right(cdf, rng.random()), len(cdf) - 1) for cdf in self._cdfs]
 
     # -- hooks -----------------------------------------------------------------------------------
     def _propose(self, trial_id: int) -> Config:
@@ -97,6 +100,7 @@ class ReinforceController(Controller):
         advantages = [adv for _, adv in self._batch]
         grads = reinforce_gradient(self.logits, actions, advantages, self.entropy_weight)
         self._adam.step(self.logits, grads, maximize=True)
+        self._cdfs = None
         self._batch = []
         self.n_updates += 1
 
@@ -115,6 +119,7 @@ class ReinforceController(Controller):
         rng = np.random.default_rng()
         rng.bit_generator.state = dict(state["rng"])
         self._adam, self.logits = adam, logits
+        self._cdfs = None
         self.baseline = None if state["baseline"] is None else float(state["baseline"])
         self.n_updates = int(state["n_updates"])
         self._batch = [([int(i) for i in b["actions"]], float(b["advantage"])) for b in state["batch"]]
