@@ -178,6 +178,8 @@ def resolve_exit_rule(rule: str | ExitRule) -> ExitRule:
     """``rule`` itself if it already is an :class:`ExitRule`, else the registered rule of that name."""
     if isinstance(rule, str):
         return exit_rule(rule)
+    if isinstance(rule, MaxSoftmaxRule | EntropyRule):  # the built-ins, without the slow Protocol check
+        return rule
     if isinstance(rule, ExitRule):
         return rule
     raise TypeError(f"expected an exit rule or its name, got {type(rule).__name__}")

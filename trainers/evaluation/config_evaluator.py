@@ -3,12 +3,13 @@ early-exit metric for any threshold from the stored logits, priced by the cost m
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -40,7 +41,7 @@ class ConfigEvaluation:
     differ): no forward pass."""
 
     def metrics(self) -> dict[str, float]:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}  # (asdict deep-copies: slow per evaluation)
         out = {k: float(v) for k, v in data.items() if not isinstance(v, tuple) and v is not None}
         out.update({f"exit_rate_{i}": r for i, r in enumerate(self.exit_rates)})
         out.update({f"accuracy_exit{i}": a for i, a in enumerate(self.per_exit_accuracy)})
@@ -50,6 +51,12 @@ class ConfigEvaluation:
     @property
     def finite(self) -> bool:
         return all(math.isfinite(v) for v in (self.reward, self.ee_accuracy, self.expected_bops))
+
+
+@functools.lru_cache(maxsize=64)
+def _reward_of(budget: Budget) -> Callable[[float, float], float]:
+    """``budget.reward_function()``, built once per budget (it inspects the reward's signature)."""
+    return budget.reward_function()
 
 
 class ConfigEvaluator:
@@ -77,6 +84,8 @@ class ConfigEvaluator:
         self.last_recalibration_s = 0.0
         self.cache_size = cache_size if space.knob_dimensions else 0
         self._cache: OrderedDict[str, EarlyExitEvaluation] = OrderedDict()
+        self._dimensions = {d.label: d for d in space.dimensions}
+        self._structural = space.structural_labels
 
     def logits(self, config: Mapping[str, Any]) -> torch.Tensor:
         """Every exit's logits ``(E, N, C)`` for ``config`` in one pass over the split (after recalibrating
@@ -106,8 +115,7 @@ class ConfigEvaluator:
         """The early-exit evaluation of ``config``'s structure, and whether it came from the cache."""
         if not self.cache_size:
             return self.early_exit(config), False
-        text = self.space.format(config)
-        key = json.dumps({label: text[label] for label in self.space.structural_labels})
+        key = json.dumps([self._dimensions[label].format(config[label]) for label in self._structural])
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key], True
@@ -129,7 +137,7 @@ class ConfigEvaluator:
             self.last_recalibration_s = 0.0
         metrics: EarlyExitMetrics = result.metrics(thresholds, rule=rule)
         static = self.cost.static_bops(config)
-        reward = budget.reward_function()(metrics.early_exit_accuracy, metrics.expected_bops) \
+        reward = _reward_of(budget)(metrics.early_exit_accuracy, metrics.expected_bops) \
             if math.isfinite(metrics.early_exit_accuracy) else math.nan
         return ConfigEvaluation(
             reward=reward, ee_accuracy=metrics.early_exit_accuracy, expected_bops=metrics.expected_bops,
