@@ -98,6 +98,8 @@ def _job(args: argparse.Namespace, controllers: list[str], seeds: list[int], kin
     if args.space is None:
         raise UserError("give a SPACE (a preset name or YAML file), or --resume RUN")
     space = load_space(args.space)
+    if args.data_root is not None and not Path(args.data_root).exists():  # before torch is imported: at once
+        raise UserError(f"dataset path {args.data_root} does not exist (--data-root)")
     tradeoffs = args.tradeoff or [None]
     check_distinct("--tradeoff", tradeoffs)
     check_distinct("--controllers", controllers)

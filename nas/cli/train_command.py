@@ -50,6 +50,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     tracker = MlflowTracker(tracking_uri(args), experiment_name(args), "nas train")  # checks the URI first
     space = load_space(args.space)
+    if args.data_root is not None and not Path(args.data_root).exists():  # before torch is imported: at once
+        raise UserError(f"dataset path {args.data_root} does not exist (--data-root)")
     from nas.methods import TrainRequest, method_pipeline  # torch: after the checks that need none
     from nas.pipeline.search_job import resolve_data
     from nas.runtime.interrupts import reclaim_signals

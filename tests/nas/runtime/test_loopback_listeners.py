@@ -129,7 +129,7 @@ def test_local_search_listens_on_loopback_only(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "nas.cli.main", "search", str(space_file(tmp_path)), "--controller", "random",
          "--budget", "4", "--workers", "1", "--num-cpus", "1", "--supernet-epochs", "1", "--pretrain-epochs", "1",
-         "--quiet",
+         "--bn-recalibration", "0", "--quiet",
          "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", "--runs-dir", str(tmp_path / "runs")],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     seen: set[tuple[int, str, str, int]] = set()
