@@ -54,6 +54,9 @@ class MlflowTracker:
         (child runs always go into their parent's experiment); ``source_name`` is the ``mlflow.source.name`` of
         the runs (default: the program, as MLflow records it)."""
         os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+        # MLflow prints "View run ... at ..." on stdout whenever a run on a server ends (every child run, even
+        # with --quiet); the closing lines already link to the parent run in the runs view
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         self.tracking_uri = check_tracking_uri(tracking_uri)
         self.experiment = experiment
         self.source_name = source_name

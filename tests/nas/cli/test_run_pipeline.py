@@ -149,6 +149,7 @@ def test_search_against_an_mlflow_server_read_back_over_rest(tmp_path: Path) -> 
         assert (f"browse it in MLflow: {base}/#/experiments/{experiment['experiment_id']}/runs/"
                 f"{parent['info']['run_id']}?workflowType=machine_learning") in result.stdout
         assert " ui --backend-store-uri" not in result.stdout
+        assert "View run" not in result.stdout  # MLflow's own per-run link lines, printed whenever a run ends
         metrics = {m["key"]: m["value"] for m in child["data"]["metrics"]}
         assert {"reward", "best_reward", "final_best_reward"} <= set(metrics)
         with urllib.request.urlopen(f"{base}/api/2.0/mlflow/metrics/get-history?run_id={child['info']['run_id']}"
