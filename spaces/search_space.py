@@ -71,10 +71,6 @@ class SearchSpace:
         """Labels of everything but the inference-phase knobs: what one forward pass depends on."""
         return tuple(d.label for d in self.dimensions if not (isinstance(d, KnobChoice) and d.phase == INFERENCE))
 
-    def structural(self, config: Mapping[str, Any]) -> Config:
-        """``config`` without its inference-phase knobs (the key of a cached forward pass)."""
-        return {label: config[label] for label in self.structural_labels}
-
     def budget_for(self, config: Mapping[str, Any], budget: Budget | None = None) -> Budget:
         """``budget`` (the space's by default) with the values ``config`` chose for ``budget.*`` knobs."""
         budget = budget or self.budget

@@ -53,7 +53,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.data_root is not None and not Path(args.data_root).exists():  # before torch is imported: at once
         raise UserError(f"dataset path {args.data_root} does not exist (--data-root)")
     from nas.methods import TrainRequest, method_pipeline  # torch: after the checks that need none
-    from nas.pipeline.search_job import resolve_data
+    from nas.pipeline.search_job import largest_node_cpus, resolve_data
     from nas.runtime.interrupts import reclaim_signals
     from nas.runtime.ray_session import ray_session
     from nas.runtime.training_progress import progress_mode
@@ -72,9 +72,7 @@ def run_train(args: argparse.Namespace) -> int:
     say = (lambda *_: None) if args.quiet else print
     with ray_session(args.address, args.num_cpus):
         reclaim_signals()
-        import ray
-
-        cpus = max(node["Resources"].get("CPU", 1) for node in ray.nodes() if node["Alive"])
+        cpus = largest_node_cpus()  # one Ray task: it must fit on one node
         params = {"space": args.space, "method": space.method, "dataset": data.name, "seed": args.seed,
                   "supernet_epochs": schedule.epochs, "supernet_lr": schedule.lr, "supernet_init": args.supernet_init,
                   "pretrain_epochs": pretrain.epochs if pretrain else 0}

@@ -195,7 +195,7 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
         first = (f"full-precision pre-training {job.pretrain.epochs} epochs, then "
                  if job.init == "pretrained" else f"{job.init} candidate starts, ")
         log(f"supernet: {first}{job.supernet.epochs} epochs with uniform path sampling (Ray task)")
-        cpus = min(job.cpus_per_worker * max(1, job.workers), _largest_node_cpus())
+        cpus = min(job.cpus_per_worker * max(1, job.workers), largest_node_cpus())
         task = ray.remote(num_cpus=cpus)(train_supernet_state)
         threads = max(1, int(cpus))
         out = ray.get(task.remote(space, job.data, job.supernet, job.seed, threads, init=job.init,
@@ -225,7 +225,7 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
             trainer = None
             if settings.mode == "interleaved":
                 trainer = supernet_trainer_actor(space, job.data, pool.state_ref, job.supernet, settings.seed,
-                                                 min(job.cpus_per_worker, _largest_node_cpus()),
+                                                 min(job.cpus_per_worker, largest_node_cpus()),
                                                  settings.weight_steps * settings.rounds)
             try:
                 trajectory_folder, checkpoint_folder = search_paths(folder, settings.key)
@@ -244,7 +244,7 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
                      pretrained)
 
 
-def _largest_node_cpus() -> float:
+def largest_node_cpus() -> float:
     """A task must fit on one node: CPUs of the largest live node."""
     import ray
 

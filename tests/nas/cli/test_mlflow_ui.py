@@ -166,7 +166,7 @@ import sys
 import nas.pipeline.search_job
 def crash(*args, **kwargs):
     raise RuntimeError("cluster on fire")
-nas.pipeline.search_job._largest_node_cpus = crash
+nas.pipeline.search_job.largest_node_cpus = crash
 from nas.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
