@@ -85,29 +85,18 @@ def default_seeds(seed: int, train_size: int) -> list[int]:
     return [seed, seed + 1, seed + 2] if train_size < SMALL_TRAIN_SPLIT else [seed]
 
 
-def _bits(text: str) -> tuple[int, int]:
-    try:
-        w, a = (int(x) for x in text.split(","))
-    except ValueError:
-        raise UserError(f"--baselines expects W,A pairs like 4,4, got {text!r}") from None
-    return w, a
-
-
 def run_pipeline(args: argparse.Namespace) -> int:
+    """Search, then the method's own finish (``MethodPipeline.finalize``; USDN: KD retrain and its report)."""
     from nas.cli.resume import resume_job
     from nas.cli.search_command import _where
+    from nas.methods import RunRequest, method_pipeline
     from nas.pipeline.comparison import write_comparison
-    from nas.pipeline.retrain_stage import run_retrain_stage
-    from nas.pipeline.run_report import write_run_report
     from nas.pipeline.search_job import SearchJob, resolve_data, run_search_job, search_seeds
-    from nas.pipeline.winners import select_winners
     from nas.runtime.interrupts import reclaim_signals
     from nas.runtime.ray_session import ray_session
     from nas.runtime.search_loop import SearchSettings
-    from nas.runtime.training_progress import progress_mode
     from nas.tracking.mlflow_tracker import MlflowTracker
     from spaces import load_space
-    from trainers.retraining import RetrainSettings
     from trainers.training import TrainingSchedule
 
     started = time.perf_counter()
@@ -119,10 +108,8 @@ def run_pipeline(args: argparse.Namespace) -> int:
     check_distinct("--controllers", args.controllers)
     check_distinct("--baselines", args.baselines)
     space = load_space(args.space)
-    baselines = [_bits(b) for b in args.baselines]
-    for bits in baselines:
-        if any(bits not in [tuple(c) for c in d.choices] for d in space.bit_dimensions):
-            raise UserError(f"baseline W{bits[0]}A{bits[1]} is not a bit-width choice of space {space.name!r}")
+    pipeline = method_pipeline(space.method)
+    pipeline.check_run(args, space)
     tracker = MlflowTracker(tracking_uri(args), experiment_name(args), "nas run")
     if args.resume:
         tracker.check_experiment(args.resume)  # a resumed run stays in its experiment
@@ -136,30 +123,20 @@ def run_pipeline(args: argparse.Namespace) -> int:
                         TrainingSchedule(epochs=args.supernet_epochs, lr=args.supernet_lr), args.workers, 1,
                         args.seed, "run", **supernet_job_fields(args), optuna_storage=args.optuna_storage)
     seeds = search_seeds(args.seeds) if args.seeds else default_seeds(args.seed, len(job.data.load().train))
-    settings = RetrainSettings(
-        teacher=TrainingSchedule(epochs=args.teacher_epochs, lr=0.05, weight_decay=1e-4),
-        student=TrainingSchedule(epochs=args.student_epochs, lr=0.02, weight_decay=5e-4),
-        temperature=args.temperature, alpha=args.alpha, seed=args.seed)
     log = (lambda *_: None) if args.quiet else print  # --quiet: the closing summary only
     with ray_session(args.address, args.num_cpus):
         reclaim_signals()  # Ray's SIGTERM handler would abort without cleaning up
         result = run_search_job(job, args.runs_dir, tracker, resume_run=args.resume, progress=not args.quiet,
                                 log=log)
         comparison = write_comparison(result, tracker) if len(result.outcomes) > 1 else None
-        rows = [row for outcome in result.outcomes for row in outcome.trajectory.rows]
-        winners = select_winners(rows, result.space.labels, args.winners, args.top_k)[: args.max_winners]
-        if not winners:
-            raise UserError("every evaluation failed: nothing to retrain (see the trajectory for errors)")
-        results = run_retrain_stage(result.space, job.space, winners, job.data, settings, baselines, result.folder,
-                                    tracker, result.run_id, log, seeds=seeds, pretrained=result.pretrained_state,
-                                    progress=progress_mode(not args.quiet))
-    summary = write_run_report(result.folder, result.space, results, comparison, result.space.budget.threshold)
+        summary = pipeline.finalize(RunRequest(args, job, result, comparison, seeds, tracker, log))
     if result.run_id:
         for path in sorted(summary.report.parent.glob("*")):
             tracker.log_artifact(result.run_id, path, "report")
         tracker.end_run(result.run_id)
-    print(f"\nnas run finished in {time.perf_counter() - started:.0f}s: {len(rows)} evaluations, "
-          f"{len(winners)} winner(s) retrained, {len(baselines)} baseline(s), seeds {', '.join(map(str, seeds))}")
+    evaluations = sum(len(outcome.trajectory.rows) for outcome in result.outcomes)
+    print(f"\nnas run finished in {time.perf_counter() - started:.0f}s: {evaluations} evaluations, "
+          f"{summary.trained}, seeds {', '.join(map(str, seeds))}")
     for line in summary.headline:
         print(f"  {line}")
     print(f"\nreport: {summary.report}")

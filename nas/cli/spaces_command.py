@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from nas.cli.formatting import si, table
-from spaces import CostModel, list_presets, load_space
-from spaces.dimensions import KnobChoice, as_bit_width
+from spaces import list_presets, load_space
+from spaces.dimensions import KnobChoice
 from spaces.methods import method_spec
 
 
@@ -33,30 +33,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from nas.methods import method_pipeline
+
     rows = []
     for name in list_presets():
         space = load_space(name)
-        cost = CostModel(space)
+        cheapest, dearest = method_pipeline(space.method).cost_range(space)
         rows.append([name, space.method, space.backbone.name, len(space.dimensions), f"{space.size:.3g}",
-                     si(cost.static_bops(cost.extreme_config(cheapest=True)), "BOPs"),
-                     si(cost.static_bops(cost.extreme_config(cheapest=False)), "BOPs"),
-                     space.dataset.get("name", "-")])
+                     si(cheapest, "BOPs"), si(dearest, "BOPs"), space.dataset.get("name", "-")])
     print(table(rows, ["preset", "method", "backbone", "dims", "configs", "cheapest", "dearest", "dataset"]))
     return 0
 
 
-def _parse_uniform(text: str) -> tuple[int, int]:
-    from nas.errors import UserError
-
-    try:
-        w, a = (int(part) for part in text.split(","))
-    except ValueError:
-        raise UserError(f"--uniform expects W,A like 4,4, got {text!r}") from None
-    bits = as_bit_width((w, a), "--uniform")
-    return bits.w, bits.a
-
-
 def run_show(args: argparse.Namespace) -> int:
+    """The space's common part (backbone, budget, dimensions), then its method's (``MethodPipeline.describe``)."""
+    from nas.methods import method_pipeline
+
     space = load_space(args.space)
     if args.yaml:
         from spaces.loader import preset_text
@@ -67,7 +59,6 @@ def run_show(args: argparse.Namespace) -> int:
             with open(args.space) as handle:
                 print(handle.read(), end="")
         return 0
-    cost = CostModel(space)
     backbone = space.backbone
     print(f"space      {space.name}  ({space.source})")
     if space.description:
@@ -78,37 +69,10 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"budget     B = {si(space.budget.target_bops, 'BOPs')}, tr = {space.budget.tradeoff}, "
           f"threshold = {space.budget.threshold}"
           + (f", target compute = {space.budget.target_compute:.0%}" if space.budget.target_compute else ""))
-    fixed = space.fixed
-    print(f"fixed      first layer W{fixed.first.w}A{fixed.first.a}, last layer W{fixed.last_w}"
-          f"A{fixed.last_a or '(inherit)'}; IC convs W{fixed.exit_conv.w}A{fixed.exit_conv.a}, "
-          f"IC FC W{fixed.exit_fc_w}A{fixed.exit_fc_a or '(inherit)'}; IC head: {space.exit_head.kind}")
-    print(f"size       {len(space.dimensions)} dimensions, {space.size:,} configurations "
-          f"({space.granularity}-wise bit-widths, {space.num_exits} classifiers)")
+    print(f"size       {len(space.dimensions)} dimensions, {space.size:,} configurations")
+    method_pipeline(space.method).describe(space, args, print)
     print()
     print(table([[d.label, f"{d.kind} ({d.phase})" if isinstance(d, KnobChoice) else d.kind, d.size,
                   ", ".join(d.format(c) for c in d.choices)] for d in space.dimensions],
                 ["dimension", "kind", "n", "choices"]))
-    cheapest, dearest = cost.extreme_config(True), cost.extreme_config(False)
-    print()
-    rows = [["cheapest", si(cost.static_bops(cheapest), "BOPs")], ["dearest", si(cost.static_bops(dearest), "BOPs")]]
-    if args.uniform:
-        w, a = _parse_uniform(args.uniform)
-        rows.append([f"uniform W{w}A{a}", si(cost.static_bops(space.uniform((w, a))), "BOPs")])
-    print(table(rows, ["configuration (no early exit)", "BOPs"]))
-    if args.uniform:
-        w, a = _parse_uniform(args.uniform)
-        config = space.uniform((w, a))
-        costs = cost.classifier_costs(config)
-        print()
-        names = [f"IC after {b}" for b in costs.exit_blocks] + ["final classifier"]
-        ic = [*costs.ic_costs, 0.0]
-        print(table([[n, si(t, "BOPs"), si(c, "BOPs") if c else "-"] for n, t, c in
-                     zip(names, costs.to_classifier, ic, strict=True)],
-                    [f"W{w}A{a}, ICs at the last candidate", "ToClassifier (Eq. 9)", "IC cost (Eq. 10)"]))
-    if args.layers:
-        config = space.uniform(_parse_uniform(args.uniform)) if args.uniform else dearest
-        print()
-        print(f"per-layer ({'uniform ' + args.uniform if args.uniform else 'dearest configuration'}):")
-        print(table([[r["layer"], r["role"], r["macs"], f"W{r['w']}A{r['a']}", r["bops"]]
-                     for r in cost.layer_table(config)], ["layer", "role", "MACs", "bits", "BOPs"]))
     return 0

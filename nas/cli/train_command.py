@@ -23,8 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "from it and trained with uniform path sampling (supplement App. A, USDN Sec. 4.2). The last "
                     "lines say where the weight files are.",
         epilog="Example: nas train tiny-digits --supernet-epochs 15 --pretrain-epochs 10. Load the weights with "
-               "trainers.networks.build_supernet(spaces.load_space(SPACE)).load_state_dict(torch.load(PATH, "
-               "weights_only=True)).")
+               "trainers.methods.method_networks(space.method).build(space).load_state_dict(torch.load(PATH, "
+               "weights_only=True)) with space = spaces.load_space(SPACE).")
     train.add_argument("space", help="preset name or YAML file (see `nas spaces list`)")
     train.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights and the data split")
     stages = train.add_argument_group("stages (USDN: supplement App. A)")

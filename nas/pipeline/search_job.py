@@ -1,5 +1,6 @@
-"""A search job: supernet training, then one or more searches (controller x seed x trade-off) over a
-shared evaluator pool, tracked in MLflow and resumable from its run folder.
+"""A search job: the method's model (``MethodPipeline.search_model``; USDN: supernet training), then one or more
+searches (controller x seed x trade-off) over a shared evaluator pool, tracked in MLflow and resumable from its
+run folder.
 
 Layout of a run folder ``<runs_dir>/<mlflow parent run id>/``::
 
@@ -22,20 +23,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from nas.errors import UserError
 from nas.pipeline.optuna_studies import check_new_studies, job_storage
 from nas.runtime.data_spec import DataSpec
-from nas.runtime.run_folder import PRETRAINED_FILE, SUPERNET_FILE, find_run, load_weights, read_job, search_paths
+from nas.runtime.run_folder import find_run, read_job, search_paths
 from nas.runtime.search_loop import SearchLoop, SearchOutcome, SearchSettings
-from nas.tracking.run_artifacts import mirror_job, mirror_missing, mirror_weights
+from nas.tracking.run_artifacts import mirror_job, mirror_missing
 from spaces import SearchSpace, load_space
 from spaces.dataset_options import check_backbone_fits
-from trainers.storage.atomic_files import atomic_write, atomic_write_json
+from trainers.storage.atomic_files import atomic_write_json
 from trainers.training import TrainingSchedule
+
+if TYPE_CHECKING:
+    import torch
 
 JOB_FILE = "job.json"
 
@@ -138,30 +140,14 @@ class _Progress:
             self.bar.close()
 
 
-def _save_supernet(folder: Path, state: dict[str, torch.Tensor], name: str = SUPERNET_FILE) -> None:
-    atomic_write(folder / name, lambda handle: torch.save(state, handle))
-
-
-def load_supernet(folder: Path, name: str = SUPERNET_FILE) -> dict[str, torch.Tensor]:
-    """Weights of a run folder (``weights_only=True``); a damaged file is a one-line UserError naming it."""
-    return load_weights(folder / name)
-
-
-def load_pretrained(folder: Path) -> dict[str, torch.Tensor] | None:
-    """The FP pre-trained weights of a run folder, ``None`` when the run had no pre-training."""
-    return load_supernet(folder, PRETRAINED_FILE) if (folder / PRETRAINED_FILE).exists() else None
-
-
 def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resume_run: str | None = None,
                    progress: bool = True, log: Callable[[str], None] = print) -> JobResult:
     """Train (or reuse) the supernet, then run every search of ``job``; resumes from ``runs_dir/resume_run``."""
     import ray
 
+    from nas.methods import SearchModelRequest, method_pipeline
     from nas.runtime.controller_actor import controller_host
     from nas.runtime.evaluator_pool import EvaluatorPool
-    from nas.runtime.supernet_stage import train_supernet_state
-    from nas.runtime.supernet_trainer_actor import supernet_trainer_actor
-    from nas.runtime.training_progress import progress_mode
 
     started = time.perf_counter()
     runs_dir = Path(runs_dir).resolve()
@@ -186,32 +172,10 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
             mirror_job(tracker, run_id, folder, job.space)
     log(f"run {run_id or folder.name}: space {space.name}, {space.size:,} configurations; folder {folder}")
 
-    supernet_log: list[dict[str, float]] = []
-    if (folder / SUPERNET_FILE).exists():
-        state = load_supernet(folder)
-        pretrained = load_pretrained(folder)
-        log("supernet: reusing trained weights from the run folder")
-    else:
-        first = (f"full-precision pre-training {job.pretrain.epochs} epochs, then "
-                 if job.init == "pretrained" else f"{job.init} candidate starts, ")
-        log(f"supernet: {first}{job.supernet.epochs} epochs with uniform path sampling (Ray task)")
-        cpus = min(job.cpus_per_worker * max(1, job.workers), largest_node_cpus())
-        task = ray.remote(num_cpus=cpus)(train_supernet_state)
-        threads = max(1, int(cpus))
-        out = ray.get(task.remote(space, job.data, job.supernet, job.seed, threads, init=job.init,
-                                  pretrain=job.pretrain, progress=progress_mode(progress)))
-        state, supernet_log, pretrained = out["state"], out["epochs"], out["pretrained"]
-        if pretrained is not None:
-            _save_supernet(folder, pretrained, PRETRAINED_FILE)
-        _save_supernet(folder, state)
-        if tracker is not None and run_id:
-            mirror_weights(tracker, run_id, folder)
-            for epoch, stats in enumerate(out["pretrain_epochs"]):
-                tracker.log_metrics(run_id, {f"pretrain_{k}": v for k, v in stats.items()}, step=epoch)
-            for epoch, stats in enumerate(supernet_log):
-                tracker.log_metrics(run_id, {f"supernet_{k}": v for k, v in stats.items()}, step=epoch)
-            tracker.log_metrics(run_id, {"supernet_alpha_init_mean": out["alpha_init"]})
-
+    pipeline = method_pipeline(space.method)
+    model = pipeline.search_model(SearchModelRequest(space, job, folder, tracker, run_id, largest_node_cpus(),
+                                                     progress, log))
+    state, supernet_log, pretrained = model.state, model.epochs, model.pretrained
     pool = EvaluatorPool(space, job.data, state, job.workers, job.cpus_per_worker,
                          bn_recalibration=job.bn_recalibration)
     controllers = controller_host()  # starts while the evaluators load their data and weights
@@ -222,11 +186,7 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
     try:
         for settings in job.searches:
             bar = _Progress(settings.key, progress)
-            trainer = None
-            if settings.mode == "interleaved":
-                trainer = supernet_trainer_actor(space, job.data, pool.state_ref, job.supernet, settings.seed,
-                                                 min(job.cpus_per_worker, largest_node_cpus()),
-                                                 settings.weight_steps * settings.rounds)
+            trainer = pipeline.weight_trainer(space, job, settings, pool.state_ref, largest_node_cpus())
             try:
                 trajectory_folder, checkpoint_folder = search_paths(folder, settings.key)
                 loop = SearchLoop(space, settings, pool, trajectory_folder, tracker, space.name, run_id, bar, trainer,

@@ -1,5 +1,6 @@
-"""The evaluator actor: holds the supernet (from the object store) and the validation split; scores
-configurations (USDN Eq. 7-10). A dead actor is replaced by the pool (``EvaluatorPool.retry``)."""
+"""The evaluator actor: holds the method's trained network (from the object store) and the validation split;
+scores configurations with the method's evaluator (``trainers.methods``; USDN: Eq. 7-10). A dead actor is
+replaced by the pool (``EvaluatorPool.retry``)."""
 
 from __future__ import annotations
 
@@ -25,19 +26,19 @@ class EvaluatorWorker:
         import ray
 
         from trainers.data import calibration_inputs, materialize
-        from trainers.evaluation import ConfigEvaluator
-        from trainers.networks import build_supernet
+        from trainers.methods import method_networks
         from trainers.training import default_device, prepare_worker_process
 
         prepare_worker_process(num_threads)
         self.space = space
         splits = data.load()
         inputs, labels = materialize(getattr(splits, split))
-        net = build_supernet(space)
+        networks = method_networks(space.method)
+        net = networks.build(space)
         net.load_state_dict(ray.get(supernet_state[0]))
         calibration = calibration_inputs(splits.train, calibration_samples, data.seed) if calibration_samples else None
-        self.evaluator = ConfigEvaluator(space, net, inputs, labels, batch_size, default_device(),
-                                         calibration_inputs=calibration)
+        self.evaluator = networks.evaluator(space, net, inputs, labels, batch_size=batch_size,
+                                            device=default_device(), calibration_inputs=calibration)
         node = ray.get_runtime_context().get_node_id()[:8] if ray.is_initialized() else "local"
         self.worker_id = f"{socket.gethostname()}/{node}/{os.getpid()}"
 
@@ -45,8 +46,7 @@ class EvaluatorWorker:
         """Interleaved mode: take the newest supernet weights (``[ObjectRef]``)."""
         import ray
 
-        self.evaluator.net.load_state_dict(ray.get(supernet_state[0]))
-        self.evaluator.forget_cached()
+        self.evaluator.load_state_dict(ray.get(supernet_state[0]))
         return self.worker_id
 
     def ping(self) -> str:

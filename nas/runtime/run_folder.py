@@ -201,10 +201,11 @@ def load_weights(path: Path) -> dict[str, Any]:
 
 
 def check_supernet_fits(path: Path, state: Mapping[str, Any], space: SearchSpace) -> None:
-    """``state`` has exactly the names and shapes of the supernet of ``space``, or a one-line UserError."""
-    from trainers.networks import build_supernet
+    """``state`` has exactly the names and shapes of the network of ``space``'s method (USDN: its supernet), or
+    a one-line UserError."""
+    from trainers.methods import method_networks
 
-    expected = {k: tuple(v.shape) for k, v in build_supernet(space).state_dict().items()}
+    expected = {k: tuple(v.shape) for k, v in method_networks(space.method).build(space).state_dict().items()}
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     if missing or unexpected:

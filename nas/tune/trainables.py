@@ -49,19 +49,20 @@ def _setup(space: SearchSpace, data: DataSpec, state: Mapping[str, Any] | None, 
            calibration_samples: int) -> tuple[Any, Any, Any]:
     """(network, evaluator, splits) in this trial's process."""
     from trainers.data import calibration_inputs, materialize
-    from trainers.evaluation import ConfigEvaluator
-    from trainers.networks import build_supernet
+    from trainers.methods import method_networks
     from trainers.training import default_device, prepare_worker_process
 
     prepare_worker_process(num_threads)
     splits = data.load()
-    net = build_supernet(space)
+    networks = method_networks(space.method)
+    net = networks.build(space)
     if state is not None:
         net.load_state_dict(state)
     inputs, labels = materialize(splits.val)
     calibration = (calibration_inputs(splits.train, calibration_samples, data.seed) if calibration_samples
                    else None)
-    evaluator = ConfigEvaluator(space, net, inputs, labels, device=default_device(), calibration_inputs=calibration)
+    evaluator = networks.evaluator(space, net, inputs, labels, device=default_device(),
+                                   calibration_inputs=calibration)
     return net, evaluator, splits
 
 
@@ -101,7 +102,7 @@ def training_trainable(space: SearchSpace, data: DataSpec, supernet_state: Mappi
         import torch
 
         from trainers.data import make_loader
-        from trainers.training import train_supernet
+        from trainers.methods import method_networks
 
         torch.manual_seed(seed)
         net, evaluator, splits = _setup(space, data, supernet_state, num_threads, 0)
@@ -113,7 +114,8 @@ def training_trainable(space: SearchSpace, data: DataSpec, supernet_state: Mappi
             metrics = _metrics(evaluator.evaluate(chosen, budget))
             tune.report({**metrics, "epoch": epoch + 1, "loss": stats["loss"]})
 
-        train_supernet(net, loader, schedule, lambda: chosen, device=evaluator.device, on_epoch=report)
+        method_networks(space.method).train_paths(net, loader, schedule, lambda: chosen, device=evaluator.device,
+                                                  on_epoch=report)
 
     state = None if supernet_state is None else dict(supernet_state)
     return tune.with_parameters(train_config, supernet_state=state)

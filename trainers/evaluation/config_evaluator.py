@@ -111,6 +111,11 @@ class ConfigEvaluator:
         """Drop the cached forward passes (the network's weights changed)."""
         self._cache.clear()
 
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        """New network weights (interleaved search): loaded, and the cached forward passes dropped."""
+        self.net.load_state_dict(state)
+        self.forget_cached()
+
     def _cached_early_exit(self, config: Mapping[str, Any]) -> tuple[EarlyExitEvaluation, bool]:
         """The early-exit evaluation of ``config``'s structure, and whether it came from the cache."""
         if not self.cache_size:

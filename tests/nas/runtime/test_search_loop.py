@@ -208,7 +208,7 @@ def test_resume_from_checkpoint_reaches_same_budget(pool, tiny_space, tmp_path: 
 
 def test_interleaved_mode_alternates_weight_and_architecture_steps(pool, tiny_space, tiny_data,
                                                                    tiny_supernet_state, tmp_path: Path) -> None:
-    from nas.runtime.supernet_trainer_actor import supernet_trainer_actor
+    from nas.methods.usdn.supernet_trainer_actor import supernet_trainer_actor
     from trainers.training import TrainingSchedule
 
     trainer = supernet_trainer_actor(tiny_space, tiny_data, pool.state_ref, TrainingSchedule(epochs=1, lr=0.02),

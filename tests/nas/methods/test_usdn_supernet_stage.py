@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from nas.cli.supernet_options import INIT_MODES as CLI_INIT_MODES
+from nas.methods.usdn.supernet_stage import train_supernet_state
 from nas.pipeline.search_job import SearchJob
 from nas.runtime.data_spec import DataSpec
-from nas.runtime.supernet_stage import train_supernet_state
 from spaces import SearchSpace
 from trainers.data import calibration_inputs, materialize
 from trainers.evaluation import ConfigEvaluator
@@ -53,7 +53,7 @@ def test_default_schedule_gives_exits_that_improve_with_depth(tiny_space: Search
 
 @pytest.mark.slow
 def test_independent_starts_remain_for_ablations(tiny_space: SearchSpace) -> None:
-    from nas.runtime.supernet_stage import TrainingSchedule
+    from nas.methods.usdn.supernet_stage import TrainingSchedule
 
     data = DataSpec("synthetic", None, 0, {"num_classes": 10, "in_channels": 1, "input_size": 8,
                                            "samples_per_class": 8})

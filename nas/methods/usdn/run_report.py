@@ -14,7 +14,7 @@ from spaces import SearchSpace
 
 
 @dataclass(frozen=True)
-class RunSummary:
+class UsdnReport:
     report: Path
     headline: list[str]
     table2: list[dict[str, Any]]
@@ -100,7 +100,7 @@ def _comparisons(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def write_run_report(folder: Path, space: SearchSpace, results: dict[str, Any], comparison: Any,
-                     threshold: float) -> RunSummary:
+                     threshold: float) -> UsdnReport:
     """Write ``folder/report/report.md`` and its figures; return the headline lines printed by ``nas run``.
 
     ``results`` are :func:`run_retrain_stage`'s, one entry per model and training seed. The headline compares
@@ -182,4 +182,4 @@ def write_run_report(folder: Path, space: SearchSpace, results: dict[str, Any], 
         sections.append(ReportSection("Search: controller comparison", "Same supernet, budget and seed.",
                                       comparison.table_markdown, comparison.images))
     report = write_report(out, f"nas run: {space.name}", sections)
-    return RunSummary(report, headline, table2)
+    return UsdnReport(report, headline, table2)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from nas.pipeline.run_report import write_run_report
+from nas.methods.usdn.run_report import write_run_report
 from spaces import SearchSpace
 
 SAMPLES = 360

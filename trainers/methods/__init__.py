@@ -1,0 +1,8 @@
+"""The torch side of each method, by the name a space file gives (``method:``): its network and evaluator."""
+
+from __future__ import annotations
+
+from trainers.methods.method_networks import Evaluator, MethodNetworks, method_networks, register_method_networks
+from trainers.methods.usdn import UsdnNetworks
+
+__all__ = ["Evaluator", "MethodNetworks", "UsdnNetworks", "method_networks", "register_method_networks"]
