@@ -170,6 +170,17 @@ def _knob_dimensions(raw: dict[str, Any], method: MethodSpec, num_ics: int, sour
             honoured = ", ".join(f"{k} ({p})" for k, p in method.knobs) or "none"
             raise SpaceError(f"method {method.name} cannot search {key} (it searches: {honoured})", field=field,
                              source=source)
+        if isinstance(grid, dict):  # the long form: {values: [...], phase: inference|train}
+            extra = sorted(set(grid) - {"values", "phase"})
+            if extra or "values" not in grid:
+                raise SpaceError(f"expected a list, or a mapping with values (and phase); got keys {sorted(grid)}",
+                                 field=field, source=source)
+            declared = grid.get("phase", phase)
+            if declared != phase:
+                raise SpaceError(f"method {method.name} searches {key} in the {phase} phase and cannot honour phase "
+                                 f"{declared!r}", field=f"{field}.phase", source=source)
+            grid = grid["values"]
+            field = f"{field}.values"
         if not isinstance(grid, list) or not grid:
             raise SpaceError("must be a non-empty list of numbers", field=field, source=source)
         for value in grid:

@@ -68,12 +68,24 @@ def test_knob_text_form_reads_numbers_however_written() -> None:
     ({"search": {"threshold": [0.5], "thresholds": [0.5]}}, "search", "not both"),
     ({"search": {"thresholds": [0.5]}, "exits": {"groups": []}}, "search.thresholds", "no internal classifier"),
     ({"search": [0.5]}, "search", "must be a mapping"),
+    ({"search": {"threshold": {"values": [0.5], "phase": "train"}}}, "search.threshold.phase",
+     "method usdn searches threshold in the inference phase and cannot honour phase 'train'"),
+    ({"search": {"threshold": {"values": [0.5, 2.0], "phase": "inference"}}}, "search.threshold.values",
+     "number in (0, 1]"),
+    ({"search": {"threshold": {"grid": [0.5]}}}, "search.threshold", "a mapping with values"),
 ])
 def test_bad_knobs_are_one_line_naming_file_and_field(changes: dict, field: str, needle: str) -> None:
     with pytest.raises(SpaceError) as raised:
         parse_space(_space(**changes), source="bad.yaml")
     text = str(raised.value)
     assert "bad.yaml" in text and field in text and needle in text and "\n" not in text, text
+
+
+def test_the_long_form_names_the_phase_the_method_scores_it_in() -> None:
+    short = parse_space(_space(search={"threshold": [0.5, 0.9]}), source="a.yaml")
+    long = parse_space(_space(search={"threshold": {"values": [0.5, 0.9], "phase": "inference"}}), source="b.yaml")
+    assert [(d.label, d.choices, d.phase) for d in long.knob_dimensions] == \
+        [(d.label, d.choices, d.phase) for d in short.knob_dimensions] == [("budget.threshold", (0.5, 0.9), INFERENCE)]
 
 
 def test_the_usdn_spec_names_its_inference_knobs() -> None:
