@@ -45,8 +45,8 @@ class PerPathClassifier(nn.Module):
         return list(self.fcs[p].parameters())
 
     def slice_modules(self, p: int, name: str) -> dict[str, nn.Module]:
-        """Path p's FC by ``name`` (what path p adds to the cost)."""
-        return {name: self.fcs[p]}
+        """Path p's FC as ``<name>.path<p>`` (what path p adds to the cost)."""
+        return {f"{name}.path{p}": self.fcs[p]}
 
 
 class OnionClassifier(nn.Module):
@@ -79,4 +79,5 @@ class OnionClassifier(nn.Module):
         return [*self.fc.slices[p].parameters(), self.biases[p]]
 
     def slice_modules(self, p: int, name: str) -> dict[str, nn.Module]:
+        """Slice p of the onion FC as ``<name>.slice<p>`` (what path p adds to the cost)."""
         return {f"{name}.slice{p}": self.fc.slices[p]}

@@ -85,6 +85,11 @@ class OnionNetwork(nn.Module):
         return len(self.bit_list)
 
     @property
+    def num_exits(self) -> int:
+        """Exits are precisions (the ``E`` of the ``(E, N, C)`` contract)."""
+        return len(self.bit_list)
+
+    @property
     def mode(self) -> TrainingMode:
         return self.scales.mode
 
@@ -116,9 +121,22 @@ class OnionNetwork(nn.Module):
         self._check_path(p)
         return [norm for block in self.blocks for norm in block.path_norms(p)]  # type: ignore[operator]
 
+    def active_batch_norms(self) -> list[nn.BatchNorm2d]:
+        """Every path's batch-norm statistics (a forward runs them all), as ``MultiExitNetwork``'s: what
+        ``trainers.evaluation.recalibrate_batch_norm`` resets and recomputes."""
+        return [norm for p in range(self.num_precisions) for norm in self.path_norms(p)]  # type: ignore[misc]
+
+    def quantized_modules(self) -> dict[str, nn.Module]:
+        """Every slice conv and classifier module of every path by name (:meth:`slice_modules` over all p)."""
+        modules: dict[str, nn.Module] = {}
+        for p in range(self.num_precisions):
+            modules.update(self.slice_modules(p))
+        return modules
+
     def slice_modules(self, p: int) -> dict[str, nn.Module]:
         """What running path p adds once paths 0..p-1 ran: slice p of every conv (a ``QuantConv2d`` with
-        ``w_bits = b_p``) and classifier p, by ``<layer name>[.slice<p>]`` (forward hooks count their MACs)."""
+        ``w_bits = b_p``) and classifier p, by ``<layer name>.slice<p>`` (a per-path FC: ``<name>.path<p>``); forward
+        hooks count their MACs."""
         self._check_path(p)
         modules: dict[str, nn.Module] = {}
         for block in self.blocks:

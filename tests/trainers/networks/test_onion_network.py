@@ -226,6 +226,21 @@ def test_slice_modules_price_each_path_at_macs_times_its_bits(classifier: str) -
     assert cumulative == sum(layer.macs * 16 * (8 if layer.role == "first" else 4) for layer in convs)
 
 
+@pytest.mark.parametrize("psbn", [True, False])
+def test_batch_norm_recalibration_and_module_listing_see_every_path(psbn: bool) -> None:
+    from trainers.evaluation.bn_recalibration import recalibrate_batch_norm
+
+    net = _network(psbn=psbn)
+    x, _ = _batch(16)
+    norms = net.active_batch_norms()
+    assert len(norms) == 4 * 7 and len({id(norm) for norm in norms}) == len(norms)  # 7 convs, 4 paths
+    assert recalibrate_batch_norm(net, x, batch_size=8) == len(norms)
+    assert all(norm.num_batches_tracked.item() == 2 for norm in norms) and not net.training  # 16 / 8 batches
+    modules = net.quantized_modules()
+    assert len(modules) == 4 * 7 + 4 and "layer1.0.conv1.slice3" in modules and "fc.path3" in modules
+    assert net.num_exits == 4
+
+
 def test_per_path_classifiers_are_8_bit_fcs_at_the_networks_activation_bits() -> None:
     net = _network(a_bits=2)
     fcs = net.head.fcs  # type: ignore[union-attr]
