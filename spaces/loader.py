@@ -13,7 +13,7 @@ from spaces.dataset_options import DEFAULT_DATASET, check_backbone_fits, check_d
 from spaces.dimensions import BitWidth, BitWidthChoice, Budget, ExitLocation, KnobChoice, as_bit_width, check_bits
 from spaces.errors import SpaceError
 from spaces.methods import MethodSpec, method_spec
-from spaces.methods.method_spec import DEFAULT_METHOD
+from spaces.methods.method_spec import BIT_WIDTHS, DEFAULT_METHOD
 from spaces.search_space import FixedBits, SearchSpace
 
 _TOP_KEYS = {"name", "description", "method", "backbone", "bits", "exits", "budget", "dataset", "search"}
@@ -201,26 +201,43 @@ def _knob_dimensions(raw: dict[str, Any], method: MethodSpec, num_ics: int, sour
 
 def parse_space(raw: Any, source: str = "<space>") -> SearchSpace:
     """Build and validate a :class:`SearchSpace` from its YAML mapping."""
-    top = _mapping(raw, "space", source, _TOP_KEYS)
+    top = _mapping(raw, "space", source)
     if not top:
         raise SpaceError("empty space definition", source=source)
-    for key in ("name", "backbone", "bits", "budget"):
+    method = method_spec(top.get("method", DEFAULT_METHOD), source)
+    layered = method.layout == BIT_WIDTHS
+    for key in ("name", "backbone", "bits", "budget") if layered else ("name", "backbone", "budget"):
         if key not in top:
             raise SpaceError("is required", field=key, source=source)
-    method = method_spec(top.get("method", DEFAULT_METHOD), source)
+    allowed = (_TOP_KEYS if layered else _TOP_KEYS - {"bits", "exits"}) | set(method.sections)
+    foreign = sorted(set(top) - allowed - {"bits", "exits"})
+    if foreign:
+        raise SpaceError(f"unknown keys {foreign}; allowed: {sorted(allowed)}", field="space", source=source)
+    if not layered:
+        for key in ("bits", "exits"):
+            if key in top:
+                raise SpaceError(f"method {method.name} fixes its network in {', '.join(method.sections)}; it has "
+                                 f"no {key} section", field=key, source=source)
     backbone = _backbone(top["backbone"], source)
-    bits_raw = _mapping(top["bits"], "bits", source, _BITS_KEYS)
+    bits_raw = _mapping(top.get("bits"), "bits", source, _BITS_KEYS)
     exits_raw = _mapping(top.get("exits"), "exits", source, _EXIT_KEYS)
     try:
-        bit_dims, granularity = _bit_dimensions(backbone, bits_raw, source)
-        exit_dims = _exit_dimensions(backbone, exits_raw, source)
+        if layered:
+            bit_dims, granularity = _bit_dimensions(backbone, bits_raw, source)
+            exit_dims = _exit_dimensions(backbone, exits_raw, source)
+        else:
+            bit_dims, granularity, exit_dims = [], "fixed", []
+        options = None
+        if method.parse_options is not None:
+            options = method.parse_options({k: top[k] for k in method.sections if k in top}, backbone, source)
+        num_ics = (getattr(options, "num_exits", None) or len(exit_dims) + 1) - 1
         first = as_bit_width(bits_raw.get("first", [8, 8]), "bits.first", source)
         last_w, last_a = _bit_pair_or_inherit(bits_raw.get("last", [8, INHERIT]), "bits.last", source)
         exit_conv = as_bit_width(exits_raw.get("conv_bits", [4, 4]), "exits.conv_bits", source)
         fc_w, fc_a = _bit_pair_or_inherit(exits_raw.get("fc_bits", [8, INHERIT]), "exits.fc_bits", source)
         head = ExitHeadSpec(exits_raw.get("head", "sdn"), int(exits_raw.get("pool_size", 4)),
                             exits_raw.get("target_size"))
-        knobs = _knob_dimensions(_mapping(top.get("search"), "search", source), method, len(exit_dims), source)
+        knobs = _knob_dimensions(_mapping(top.get("search"), "search", source), method, num_ics, source)
         dataset = check_dataset_section(_mapping(top.get("dataset"), "dataset", source), source)
         if dataset:
             name = dataset.get("name", DEFAULT_DATASET)
@@ -234,6 +251,7 @@ def parse_space(raw: Any, source: str = "<space>") -> SearchSpace:
             exit_dimensions=tuple(exit_dims),
             knob_dimensions=tuple(knobs),
             method=method.name,
+            options=options,
             budget=Budget.from_dict(top["budget"], source),
             exit_head=head,
             fixed=FixedBits(BitWidth(*first), last_w, last_a, BitWidth(*exit_conv), fc_w, fc_a),

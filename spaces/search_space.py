@@ -51,6 +51,8 @@ class SearchSpace:
     """Budget and inference knobs searched with the structure (``search:`` in the space file; issue 14)."""
     method: str = "usdn"
     """The registered method (``spaces.methods``) that builds, trains and scores this space."""
+    options: Any = None
+    """The method's own sections, parsed (``MethodSpec.parse_options``; ``None`` for USDN)."""
 
     def __post_init__(self) -> None:
         labels = [d.label for d in self.dimensions]
@@ -102,8 +104,10 @@ class SearchSpace:
 
     @property
     def num_exits(self) -> int:
-        """Classifiers in the network: one IC per exit group plus the final classifier."""
-        return len(self.exit_dimensions) + 1
+        """Classifiers in the network: one IC per exit group plus the final classifier, or what the method's
+        options say (DPOQ: one per precision)."""
+        declared = getattr(self.options, "num_exits", None)
+        return int(declared) if declared is not None else len(self.exit_dimensions) + 1
 
     # -- configurations --------------------------------------------------------------------------
     def sample(self, rng: random.Random) -> Config:
@@ -111,13 +115,15 @@ class SearchSpace:
 
     def validate(self, config: Mapping[str, Any]) -> Config:
         """Canonical, complete config; unknown or missing labels and bad values raise SpaceError."""
-        unknown = set(config) - set(self.labels)
-        if unknown:
-            raise SpaceError(f"unknown dimensions {sorted(unknown)} for space {self.name!r}")
-        missing = [label for label in self.labels if label not in config]
-        if missing:
-            raise SpaceError(f"missing dimensions {missing} for space {self.name!r}")
-        return {d.label: d.validate(config[d.label]) for d in self.dimensions}
+        dimensions = self.dimensions
+        if len(config) != len(dimensions) or not all(d.label in config for d in dimensions):  # (labels distinct)
+            unknown = set(config) - set(self.labels)
+            if unknown:
+                raise SpaceError(f"unknown dimensions {sorted(unknown)} for space {self.name!r}")
+            missing = [label for label in self.labels if label not in config]
+            if missing:
+                raise SpaceError(f"missing dimensions {missing} for space {self.name!r}")
+        return {d.label: d.validate(config[d.label]) for d in dimensions}
 
     def encode(self, config: Mapping[str, Any]) -> list[int]:
         return [d.encode(config[d.label]) for d in self.dimensions]
@@ -129,7 +135,7 @@ class SearchSpace:
 
     def format(self, config: Mapping[str, Any]) -> dict[str, str]:
         """Text form, one entry per dimension (Parquet columns, MLflow params, Optuna choices)."""
-        return {d.label: d.format(d.validate(config[d.label])) for d in self.dimensions}
+        return {d.label: d.text(config[d.label]) for d in self.dimensions}
 
     def parse(self, row: Mapping[str, str]) -> Config:
         return self.validate({label: row[label] for label in self.labels})

@@ -4,6 +4,7 @@ the torch-free specs, ``trainers.methods`` the networks and evaluators). A pipel
 
 from __future__ import annotations
 
+from nas.methods.dpoq import DpoqPipeline
 from nas.methods.method_pipeline import (
     MethodPipeline,
     RunRequest,
@@ -17,5 +18,5 @@ from nas.methods.method_pipeline import (
 )
 from nas.methods.usdn import UsdnPipeline
 
-__all__ = ["MethodPipeline", "RunRequest", "RunSummary", "SearchModel", "SearchModelRequest", "TrainRequest",
-           "TrainedModel", "UsdnPipeline", "method_pipeline", "register_pipeline"]
+__all__ = ["DpoqPipeline", "MethodPipeline", "RunRequest", "RunSummary", "SearchModel", "SearchModelRequest",
+           "TrainRequest", "TrainedModel", "UsdnPipeline", "method_pipeline", "register_pipeline"]

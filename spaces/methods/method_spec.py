@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from spaces.errors import SpaceError
+
+BIT_WIDTHS = "bit_widths"
+"""Layout of a space whose structure is searched per layer: its ``bits:`` and ``exits:`` sections give bit-width
+and IC-location dimensions (USDN)."""
+FIXED = "fixed"
+"""Layout of a space whose network is fixed by its method's own sections (``precision:``, ``gating:``): no
+``bits:`` or ``exits:``, only knob dimensions (DPOQ, DFS, DDI)."""
 
 DEFAULT_METHOD = "usdn"
 
@@ -25,6 +34,15 @@ class MethodSpec:
     """Metrics the method adds to every evaluation besides the canonical ones (``ee_accuracy``,
     ``expected_bops``, ...): each a float Parquet column and an MLflow metric step. ``{exit}`` in a name stands
     for each classifier index (``accuracy_exit{exit}`` -> ``accuracy_exit0``, ``accuracy_exit1``, ...)."""
+
+    layout: str = BIT_WIDTHS
+    """:data:`BIT_WIDTHS` or :data:`FIXED`: which structural sections a space file of this method has."""
+    sections: tuple[str, ...] = ()
+    """Top-level keys of the space file the method reads itself (DPOQ: ``precision``, ``inference``)."""
+    parse_options: Callable[[Mapping[str, Any], Any, str], Any] | None = None
+    """``parse_options(sections, backbone, source)``: the method's sections (missing ones absent from the
+    mapping) as one frozen options object (``SearchSpace.options``), raising one-line SpaceErrors naming the
+    field; its ``num_exits`` attribute, where it has one, is the space's number of classifiers."""
 
     def knob_phase(self, key: str) -> str | None:
         return dict(self.knobs).get(key)

@@ -1,0 +1,124 @@
+"""DPOQ (paper 002): one network whose weights are onion bit-slices, so every precision of a bit list is a path of
+one forward pass, read out by dynamic-precision inference (Sec. 3.3). Torch-free: the space file's sections and
+knobs. A DPOQ space has no ``bits:`` or ``exits:``: its classifiers are its precisions (one per path)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from spaces.dimensions.knob import INFERENCE
+from spaces.errors import SpaceError
+from spaces.methods.method_spec import FIXED, MethodSpec, register_method
+
+BN_KINDS = ("psbn", "per_path")
+TRAINING_MODES = ("grad_scale", "joint", "separate")
+STRATEGIES = ("normalized", "confidence_first")
+"""The inference orderings a search scores: the normalised conf^(B_0/B_p) (Eq. 9) and the raw confidence. The
+third of Fig. 3, precision-first, is not one threshold rule but a sweep over stages; the report draws it."""
+
+_PRECISION_KEYS = {"bit_list", "activation_bits", "input_bits", "bn", "training", "classifier_bits"}
+_INFERENCE_KEYS = {"strategy", "ensemble"}
+
+
+@dataclass(frozen=True)
+class DpoqOptions:
+    """``precision:`` and ``inference:`` of a DPOQ space.
+
+    - ``bit_list``: the cumulative weight precisions, strictly increasing (slices ``2, 2, 4, 8`` for
+      ``2, 4, 8, 16``); one path and one classifier each.
+    - ``a_bits``: activation bits of every path (the tables' A column); ``input_bits`` the image's (8).
+    - ``bn``: ``psbn`` (Eq. 7-8) or ``per_path`` (the plain per-path BN ablation); ``training``: the gradient
+      from a higher-precision loss into lower-precision parameters times ``B_s/B_p`` (``grad_scale``, Eq. 6),
+      1 (``joint``) or 0 (``separate``).
+    - ``classifier_bits``: weight bits of each path's FC (the paper does not say; 8, like USDN's last layer).
+    - ``strategy``: the exit score, ``normalized`` conf^(B_0/B_p) (Eq. 9) or ``confidence_first`` (raw max
+      softmax); ``ensemble``: answer with the mean softmax of the precisions computed so far (Sec. 3.3).
+    """
+
+    bit_list: tuple[int, ...] = (2, 4, 8, 16)
+    a_bits: int = 8
+    input_bits: int = 8
+    bn: str = "psbn"
+    training: str = "grad_scale"
+    classifier_bits: int = 8
+    strategy: str = "normalized"
+    ensemble: bool = True
+
+    @property
+    def num_exits(self) -> int:
+        return len(self.bit_list)
+
+    @property
+    def psbn(self) -> bool:
+        return self.bn == "psbn"
+
+
+def _int(value: Any, field: str, source: str, low: int = 1, high: int = 32) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise SpaceError(f"must be an integer in {low}..{high}, got {value!r}", field=field, source=source)
+    return value
+
+
+def _choice(value: Any, choices: tuple[str, ...], field: str, source: str) -> str:
+    if value not in choices:
+        raise SpaceError(f"must be one of {', '.join(choices)}, got {value!r}", field=field, source=source)
+    return str(value)
+
+
+def _section(raw: Any, name: str, keys: set[str], source: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SpaceError(f"must be a mapping, got {type(raw).__name__}", field=name, source=source)
+    unknown = sorted(set(raw) - keys)
+    if unknown:
+        raise SpaceError(f"unknown keys {unknown}; allowed: {sorted(keys)}", field=name, source=source)
+    return raw
+
+
+def parse_dpoq_options(sections: Mapping[str, Any], backbone: Any, source: str) -> DpoqOptions:
+    """The ``precision:`` and ``inference:`` sections (each optional; the defaults are the paper's ResNet-20
+    setting: bit list 2/4/8/16, A = 8, grad-scale + PSBN, normalised ordering with the ensemble)."""
+    precision = _section(sections.get("precision"), "precision", _PRECISION_KEYS, source)
+    inference = _section(sections.get("inference"), "inference", _INFERENCE_KEYS, source)
+    defaults = DpoqOptions()
+    raw_list = precision.get("bit_list", list(defaults.bit_list))
+    if not isinstance(raw_list, list) or not raw_list:
+        raise SpaceError(f"must be a non-empty list of bit-widths, got {raw_list!r}", field="precision.bit_list",
+                         source=source)
+    bit_list = tuple(_int(b, "precision.bit_list", source) for b in raw_list)
+    if any(b <= a for a, b in itertools.pairwise(bit_list)):
+        raise SpaceError(f"must be strictly increasing, got {list(bit_list)}", field="precision.bit_list",
+                         source=source)
+    ensemble = inference.get("ensemble", defaults.ensemble)
+    if not isinstance(ensemble, bool):
+        raise SpaceError(f"must be true or false, got {ensemble!r}", field="inference.ensemble", source=source)
+    return DpoqOptions(
+        bit_list=bit_list,
+        a_bits=_int(precision.get("activation_bits", defaults.a_bits), "precision.activation_bits", source),
+        input_bits=_int(precision.get("input_bits", defaults.input_bits), "precision.input_bits", source),
+        bn=_choice(precision.get("bn", defaults.bn), BN_KINDS, "precision.bn", source),
+        training=_choice(precision.get("training", defaults.training), TRAINING_MODES, "precision.training", source),
+        classifier_bits=_int(precision.get("classifier_bits", defaults.classifier_bits), "precision.classifier_bits",
+                             source),
+        strategy=_choice(inference.get("strategy", defaults.strategy), STRATEGIES, "inference.strategy", source),
+        ensemble=ensemble,
+    )
+
+
+DPOQ = register_method(MethodSpec(
+    name="dpoq",
+    summary="DPOQ: onion bit-slice weights, one path per precision of a bit list, dynamic-precision inference "
+            "(Eq. 2-9)",
+    knobs=(("threshold", INFERENCE), ("thresholds", INFERENCE), ("tradeoff", INFERENCE)),
+    metrics=("accuracy_exit{exit}", "avg_bits", "cached_forward"),
+    layout=FIXED,
+    sections=("precision", "inference"),
+    parse_options=parse_dpoq_options,
+))
+"""Its knobs: the threshold tau on the exit score (one, or one per precision but the last) and tr, all scored from
+one cached forward pass of the network. Its extra metrics: each precision's accuracy on every sample, the
+average weight bits a sample is answered at (sum_p ER_p B_p), whether the forward pass was cached."""

@@ -1,0 +1,149 @@
+"""DPOQ's torch side: the onion network of a DPOQ space (paper 002, Sec. 3), its Eq. 5 training, and the
+evaluator that reads every precision's logits from one forward pass and scores a threshold of dynamic-precision
+inference (Sec. 3.3) from them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from spaces import Budget, SearchSpace
+from spaces.cost import average_bits, precision_classifier_costs
+from spaces.methods import DpoqOptions
+from trainers.early_exit import EarlyExitEvaluation, NormalizedConfidenceRule
+from trainers.evaluation import ConfigEvaluation
+from trainers.evaluation.config_evaluator import _reward_of
+from trainers.methods.method_networks import MethodNetworks, register_method_networks
+
+
+def dpoq_options(space: SearchSpace) -> DpoqOptions:
+    if not isinstance(space.options, DpoqOptions):
+        raise ValueError(f"space {space.name!r} is not a DPOQ space (method {space.method!r})")
+    return space.options
+
+
+def build_onion_network(space: SearchSpace, *, bit_list: tuple[int, ...] | None = None, bn: str | None = None,
+                        training: str | None = None) -> nn.Module:
+    """The :class:`~trainers.networks.onion_network.OnionNetwork` of ``space``'s ``precision:`` section, with
+    ``bit_list`` / ``bn`` / ``training`` overriding it (the Table 1 ablations; one precision: individual QAT)."""
+    from trainers.networks.onion_network import OnionNetwork
+
+    options = dpoq_options(space)
+    return OnionNetwork(space.backbone, bit_list or options.bit_list, options.a_bits,
+                        psbn=(bn or options.bn) == "psbn", mode=training or options.training,  # type: ignore[arg-type]
+                        input_bits=options.input_bits, classifier="per_path",
+                        classifier_w_bits=options.classifier_bits)
+
+
+def exit_rule(options: DpoqOptions) -> Any:
+    """The exit score of ``options.strategy``: conf^(B_0/B_p) (Eq. 9) or the raw max softmax."""
+    return NormalizedConfidenceRule.from_bits(options.bit_list) if options.strategy == "normalized" \
+        else "max_softmax"
+
+
+@dataclass(frozen=True)
+class PrecisionEvaluation(ConfigEvaluation):
+    """A DPOQ evaluation: USDN's canonical fields (exits are precisions) plus ``avg_bits``, the mean weight
+    precision a sample is answered at."""
+
+    avg_bits: float = math.nan
+
+
+class PrecisionEvaluator:
+    """Scores thresholds of dynamic-precision inference on one split: the network runs once (every precision
+    in one pass, :meth:`early_exit`), then every configuration (its thresholds and trade-off: inference knobs
+    only) is read from the stored logits, priced per exit by :func:`~spaces.cost.precision_classifier_costs`."""
+
+    def __init__(self, space: SearchSpace, net: nn.Module, inputs: torch.Tensor, labels: torch.Tensor,
+                 batch_size: int = 1024, device: torch.device | None = None) -> None:
+        self.space = space
+        self.options = dpoq_options(space)
+        self.device = device or torch.device("cpu")
+        self.net = net.to(self.device).eval()
+        self.inputs, self.labels = inputs.to(self.device), labels.to(self.device)
+        self.batch_size = batch_size
+        self.costs = precision_classifier_costs(space.backbone, self.options.bit_list, self.options.a_bits,
+                                                self.options.input_bits, self.options.classifier_bits)
+        self.rule = exit_rule(self.options)
+        self._evaluation: EarlyExitEvaluation | None = None
+
+    @torch.inference_mode()
+    def logits(self) -> torch.Tensor:
+        """``(P, N, C)``: every precision's logits on the split, lowest first."""
+        parts = [self.net(self.inputs[i:i + self.batch_size]) for i in range(0, len(self.inputs), self.batch_size)]
+        return torch.cat(parts, dim=1).float()
+
+    def early_exit(self, ensemble: bool | None = None) -> EarlyExitEvaluation:
+        """The split's early-exit evaluation (cached for the space's own ``ensemble`` setting)."""
+        use = self.options.ensemble if ensemble is None else ensemble
+        if use == self.options.ensemble and self._evaluation is not None:
+            return self._evaluation
+        evaluation = EarlyExitEvaluation(self.logits(), self.labels, self.costs.to_classifier, self.costs.ic_costs,
+                                         ensemble=use)
+        if use == self.options.ensemble:
+            self._evaluation = evaluation
+        return evaluation
+
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        self.net.load_state_dict(state)
+        self._evaluation = None
+
+    def forget_cached(self) -> None:
+        self._evaluation = None
+
+    def evaluate(self, config: Mapping[str, Any], budget: Budget | None = None) -> PrecisionEvaluation:
+        """Eq. 8-10 with exits = precisions at the config's thresholds, rewarded by the budget's reward."""
+        config = self.space.validate(config)
+        budget = self.space.budget_for(config, budget or self.space.budget)
+        thresholds = self.space.exit_thresholds(config, budget)
+        cached = self._evaluation is not None
+        metrics = self.early_exit().metrics(thresholds, rule=self.rule)
+        reward = _reward_of(budget)(metrics.early_exit_accuracy, metrics.expected_bops) \
+            if math.isfinite(metrics.early_exit_accuracy) else math.nan
+        return PrecisionEvaluation(
+            reward=reward, ee_accuracy=metrics.early_exit_accuracy, expected_bops=metrics.expected_bops,
+            inference_bops=metrics.inference_bops, failure_bops=metrics.failure_bops, static_bops=self.costs.static,
+            exit_rates=tuple(metrics.exit_rates), per_exit_accuracy=tuple(metrics.per_exit_accuracy),
+            threshold=None if isinstance(thresholds, tuple) else float(thresholds),
+            exit_thresholds=thresholds if isinstance(thresholds, tuple) else (), cached_forward=cached,
+            avg_bits=average_bits(metrics.exit_rates, self.options.bit_list))
+
+
+def train_precisions(net: nn.Module, batches: Any, schedule: Any, *, device: torch.device | None = None,
+                     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+                     on_step: Callable[[int, dict[str, float]], None] | None = None,
+                     alphas: tuple[float, ...] | None = None) -> Any:
+    """Joint training of every precision with DPOQ Eq. 5, ``sum_k alpha_k CE(y_k, y)`` (alpha_k = 1 by default);
+    the gradient between paths is scaled by the network's training mode (Eq. 6)."""
+    from trainers.training.loops import train_loop
+    from trainers.training.onion_loss import onion_loss
+
+    device = device or next(net.parameters()).device
+    net.to(device)
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = net(x)
+        return onion_loss(logits, y, alphas), logits
+
+    return train_loop(net, batches, schedule, step, device, on_epoch=on_epoch, on_step=on_step)
+
+
+class DpoqNetworks(MethodNetworks):
+    name = "dpoq"
+
+    def build(self, space: SearchSpace) -> nn.Module:
+        return build_onion_network(space)
+
+    def evaluator(self, space: SearchSpace, network: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, *,
+                  batch_size: int = 1024, device: torch.device | None = None,
+                  calibration_inputs: torch.Tensor | None = None) -> PrecisionEvaluator:
+        """``calibration_inputs`` are not used: every path's BN statistics were trained with the network."""
+        return PrecisionEvaluator(space, network, inputs, labels, batch_size, device)
+
+
+DPOQ_NETWORKS = register_method_networks(DpoqNetworks())
