@@ -32,6 +32,18 @@ class Dimension(ABC, Generic[V]):
         if len(set(map(self.format, self._choices))) != len(self._choices):
             raise SpaceError(f"duplicate candidates {list(map(self.format, self._choices))}", field=label)
         self._index = {self.format(c): i for i, c in enumerate(self._choices)}
+        self._texts = tuple(self._index)
+        self._identity = {id(c): i for i, c in enumerate(self._choices)}
+        """``id`` of each choice -> its index: :meth:`validate`'s fast path for the canonical objects themselves."""
+        self._text_is_key: bool | None = None
+        """Whether every choice's text is its own key (:meth:`_key`), so a text is looked up as it is."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled (a space sent to a Ray actor): the identity table is rebuilt for this process's objects."""
+        self.__dict__.update(state)
+        self._texts = tuple(self._index)
+        self._identity = {id(c): i for i, c in enumerate(self._choices)}
+        self._text_is_key = state.get("_text_is_key")
 
     @property
     def choices(self) -> tuple[V, ...]:
@@ -51,12 +63,33 @@ class Dimension(ABC, Generic[V]):
 
     def validate(self, value: Any) -> V:
         """Return the canonical choice equal to ``value`` (a choice or its text form), else raise."""
+        return self._choices[self.index(value)]
+
+    def index(self, value: Any) -> int:
+        """Position among the choices of the canonical choice equal to ``value`` (a choice or its text form),
+        else raise.
+
+        Fast paths, with the same answer as the general one: a canonical choice object (what ``validate``,
+        ``decode`` and ``parse`` return) is looked up by identity, and the exact text of a choice directly. Every
+        trial of a search passes through here several times (ask, format, parse, evaluate, encode)."""
+        index = self._identity.get(id(value))
+        if index is not None and self._choices[index] is value:
+            return index
+        if type(value) is str and value in self._index:
+            if self._text_is_key is None:
+                self._text_is_key = all(self._key(text) == text for text in self._index)
+            if self._text_is_key:
+                return self._index[value]
         key = self._key(value)
         if key not in self._index:
             raise SpaceError(
                 f"{value!r} is not one of {[self.format(c) for c in self._choices]}", field=self.label
             )
-        return self._choices[self._index[key]]
+        return self._index[key]
+
+    def text(self, value: Any) -> str:
+        """``format(validate(value))``: the text of the canonical choice equal to ``value``."""
+        return self._texts[self.index(value)]
 
     def _key(self, value: Any) -> str:
         """The text key of a value given as a choice or as its text form."""
@@ -74,7 +107,7 @@ class Dimension(ABC, Generic[V]):
 
     def encode(self, value: Any) -> int:
         """Index of ``value`` among the choices (a REINFORCE action)."""
-        return self._index[self.format(self.validate(value))]
+        return self.index(value)
 
     def decode(self, index: int) -> V:
         if not 0 <= int(index) < len(self._choices):
