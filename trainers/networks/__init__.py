@@ -1,7 +1,10 @@
-"""Quantized multi-exit networks built from search-space data, and DPOQ's onion network (PSBN, Eq. 6 scaling)."""
+"""Quantized multi-exit networks built from search-space data, DPOQ's onion network (PSBN, Eq. 6 scaling) and DDI's
+dual dynamic network (MGL2S gates, RADI branches)."""
 
 from __future__ import annotations
 
+from trainers.networks.channel_gate import ChannelGate, ChannelGateOutput
+from trainers.networks.dual_dynamic_network import DualDynamicNetwork, branch_blocks, quarter_positions
 from trainers.networks.grad_scale import (
     TRAINING_MODES,
     CrossPathScales,
@@ -10,6 +13,8 @@ from trainers.networks.grad_scale import (
     cross_path_scale,
     grad_scale,
 )
+from trainers.networks.layer_gate import LayerGate, LayerGateStep, straight_through_binary
+from trainers.networks.mgl2s_block import Mgl2sBlock, Mgl2sOutput
 from trainers.networks.multi_exit_network import (
     MultiExitNetwork,
     build_network,
@@ -31,13 +36,21 @@ from trainers.networks.weight_transfer import (
 __all__ = [
     "INIT_MODES",
     "TRAINING_MODES",
+    "ChannelGate",
+    "ChannelGateOutput",
     "CrossPathScales",
+    "DualDynamicNetwork",
     "GradScale",
+    "LayerGate",
+    "LayerGateStep",
+    "Mgl2sBlock",
+    "Mgl2sOutput",
     "MultiExitNetwork",
     "OnionNetwork",
     "PathBatchNorm",
     "PrecisionShiftBatchNorm",
     "TrainingMode",
+    "branch_blocks",
     "build_network",
     "build_pretraining_network",
     "build_supernet",
@@ -46,7 +59,9 @@ __all__ = [
     "cross_path_scale",
     "grad_scale",
     "initialise_from",
+    "quarter_positions",
     "share_candidates",
     "start_from_full_precision",
+    "straight_through_binary",
     "uniform_network",
 ]
