@@ -138,3 +138,55 @@ def test_sample_config_registers_nothing() -> None:
 def test_bad_options_raise(options: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         ReinforceController(SPACE, **options)  # type: ignore[arg-type]
+
+
+class _PerDimensionReinforce(ReinforceController):
+    """REINFORCE as first written: one ``rng.random()`` per dimension, the update through
+    :func:`reinforce_gradient` and :meth:`Adam.step` one dimension at a time, configs encoded at tell."""
+
+    def _sample_indices(self, rng):  # type: ignore[no-untyped-def]
+        if self._cdfs is None:
+            self._cdfs = [np.cumsum(softmax(z)).tolist() for z in self.logits]
+        return [min(int(np.searchsorted(cdf, rng.random(), side="right")), len(cdf) - 1) for cdf in self._cdfs]
+
+    def _observe(self, trial, result) -> None:  # type: ignore[no-untyped-def]
+        self._asked.clear()
+        super()._observe(trial, result)
+
+    def _update(self) -> None:
+        grads = reinforce_gradient(self.logits, [a for a, _ in self._batch], [adv for _, adv in self._batch],
+                                   self.entropy_weight)
+        self._adam.step(self.logits, grads, maximize=True)
+        self._cdfs = None
+        self._batch = []
+        self.n_updates += 1
+
+
+@pytest.mark.parametrize(("preset", "options"), [("tiny-digits-thresholds", {}),
+                                                 ("usdn-resnet20-cifar10", {"entropy_weight": 0.01,
+                                                                            "samples_per_update": 3})])
+def test_flat_update_is_bit_for_bit_the_per_dimension_one(preset: str, options: dict[str, float]) -> None:
+    """The update over one flat array and the one-call draw give exactly the numbers of the per-dimension code:
+    the same configs on every ask and equal logits (``==``, not approximately), through failures, several
+    trials out at once and a resume half-way."""
+    space = load_space(preset)
+    flat, reference = ReinforceController(space, seed=3, **options), _PerDimensionReinforce(space, seed=3, **options)
+    rng = np.random.default_rng(0)
+    out: list[int] = []
+    for step in range(400):
+        a, b = flat.ask(), reference.ask()
+        assert a.config == b.config, step
+        out.append(a.trial_id)
+        if len(out) > 4 or step % 5 == 0:
+            trial_id = out.pop(0)
+            result = TrialResult.failed() if step % 11 == 0 else TrialResult.complete(float(rng.random()))
+            flat.tell(trial_id, result)
+            reference.tell(trial_id, result)
+        if step == 200:
+            state = flat.state_dict()
+            assert state == reference.state_dict()
+            flat = ReinforceController(space, seed=3, **options)
+            flat.load_state_dict(state)
+    assert flat.n_updates > 20
+    assert all(np.array_equal(x, y) for x, y in zip(flat.logits, reference.logits, strict=True))
+    assert flat.state_dict() == reference.state_dict()
