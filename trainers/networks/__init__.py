@@ -5,6 +5,13 @@ from __future__ import annotations
 
 from trainers.networks.channel_gate import ChannelGate, ChannelGateOutput
 from trainers.networks.dual_dynamic_network import DualDynamicNetwork, branch_blocks, quarter_positions
+from trainers.networks.fractional_skip_network import (
+    FractionalBlock,
+    FractionalSkipNetwork,
+    check_options,
+    decision_counts,
+    with_gate_pieces,
+)
 from trainers.networks.grad_scale import (
     TRAINING_MODES,
     CrossPathScales,
@@ -24,6 +31,8 @@ from trainers.networks.multi_exit_network import (
 )
 from trainers.networks.onion_network import OnionNetwork
 from trainers.networks.psbn import PathBatchNorm, PrecisionShiftBatchNorm
+from trainers.networks.recurrent_gate import GateStep, RecurrentGate, hard_one_hot, straight_through_one_hot
+from trainers.networks.shared_quant_conv import SharedQuantConvBN, split_bits
 from trainers.networks.weight_transfer import (
     INIT_MODES,
     calibrate_activation_clipping,
@@ -40,6 +49,9 @@ __all__ = [
     "ChannelGateOutput",
     "CrossPathScales",
     "DualDynamicNetwork",
+    "FractionalBlock",
+    "FractionalSkipNetwork",
+    "GateStep",
     "GradScale",
     "LayerGate",
     "LayerGateStep",
@@ -49,19 +61,27 @@ __all__ = [
     "OnionNetwork",
     "PathBatchNorm",
     "PrecisionShiftBatchNorm",
+    "RecurrentGate",
+    "SharedQuantConvBN",
     "TrainingMode",
     "branch_blocks",
     "build_network",
     "build_pretraining_network",
     "build_supernet",
     "calibrate_activation_clipping",
+    "check_options",
     "collect_layer_inputs",
     "cross_path_scale",
+    "decision_counts",
     "grad_scale",
+    "hard_one_hot",
     "initialise_from",
     "quarter_positions",
     "share_candidates",
+    "split_bits",
     "start_from_full_precision",
     "straight_through_binary",
+    "straight_through_one_hot",
     "uniform_network",
+    "with_gate_pieces",
 ]

@@ -1,10 +1,11 @@
-"""Quantization-aware training primitives: DoReFa weights and PACT activations (USDN Sec. 2.1, DPOQ Sec. 4), and
-DPOQ's onion bit-slice layers (DPOQ Sec. 3, Eq. 2-4)."""
+"""Quantization-aware training primitives: DoReFa weights and PACT activations (USDN Sec. 2.1, DPOQ Sec. 4),
+DPOQ's onion bit-slice layers (DPOQ Sec. 3, Eq. 2-4) and DFS's min-max linear quantizer (METHODS.md 3.7)."""
 
 from __future__ import annotations
 
 from trainers.quantization.bits import FULL_PRECISION_BITS, is_full_precision, quant_levels
 from trainers.quantization.dorefa import DoReFaWeightQuantizer, dorefa_weight
+from trainers.quantization.minmax import RunningRangeQuantizer, batch_range, minmax_quantize, minmax_weight
 from trainers.quantization.onion import OnionConv2d, OnionLinear, slice_code, slice_weight
 from trainers.quantization.onion_bits import (
     DEFAULT_BIT_LIST,
@@ -28,12 +29,16 @@ __all__ = [
     "PACTQuantizer",
     "QuantConv2d",
     "QuantLinear",
+    "RunningRangeQuantizer",
+    "batch_range",
     "check_bit_list",
     "code_value",
     "compose_codes",
     "composition_scale",
     "dorefa_weight",
     "is_full_precision",
+    "minmax_quantize",
+    "minmax_weight",
     "pact_quantize",
     "quant_levels",
     "round_ste",
