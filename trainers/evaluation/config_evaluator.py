@@ -41,8 +41,12 @@ class ConfigEvaluation:
     differ): no forward pass."""
 
     def metrics(self) -> dict[str, float]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}  # (asdict deep-copies: slow per evaluation)
-        out = {k: float(v) for k, v in data.items() if not isinstance(v, tuple) and v is not None}
+        # Per evaluation, so plain reads of the fields (asdict deep-copies; fields() rebuilds its tuple each call).
+        out = {}
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                out[name] = float(value)
         out.update({f"exit_rate_{i}": r for i, r in enumerate(self.exit_rates)})
         out.update({f"accuracy_exit{i}": a for i, a in enumerate(self.per_exit_accuracy)})
         out.update({f"threshold_{j}": t for j, t in enumerate(self.exit_thresholds)})
@@ -51,6 +55,11 @@ class ConfigEvaluation:
     @property
     def finite(self) -> bool:
         return all(math.isfinite(v) for v in (self.reward, self.ee_accuracy, self.expected_bops))
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 @functools.lru_cache(maxsize=64)
