@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from trainers.training.ddi_losses import (
+    GateStatistics,
+    adaptive_exit_weights,
+    ddi_step,
+    iadi_loss,
+    iadi_outputs,
+    iadi_term,
+    radi_loss,
+    radi_term,
+    warmup_term,
+)
 from trainers.training.devices import default_device
 from trainers.training.distillation_loss import ic_wise_distillation_loss
 from trainers.training.loops import (
@@ -30,6 +41,7 @@ __all__ = [
     "AdaptiveExitWeights",
     "BudgetThenZeroAlpha",
     "ConstantAlpha",
+    "GateStatistics",
     "LoopCheckpoint",
     "LossTerm",
     "NonFiniteLossError",
@@ -37,16 +49,24 @@ __all__ = [
     "StepCallback",
     "TrainingLog",
     "TrainingSchedule",
+    "adaptive_exit_weights",
     "collect_logits",
+    "ddi_step",
     "default_device",
     "exit_weights",
+    "iadi_loss",
+    "iadi_outputs",
+    "iadi_term",
     "ic_wise_distillation_loss",
     "multi_exit_loss",
     "per_exit_losses",
     "prepare_worker_process",
+    "radi_loss",
+    "radi_term",
     "retain_freed_memory",
     "train_loop",
     "train_network",
     "train_student_kd",
     "train_supernet",
+    "warmup_term",
 ]
