@@ -10,6 +10,7 @@ from trainers.networks.fractional_skip_network import (
     FractionalSkipNetwork,
     check_options,
     decision_counts,
+    multi_exit_base_state,
     with_gate_pieces,
 )
 from trainers.networks.grad_scale import (
@@ -76,6 +77,7 @@ __all__ = [
     "grad_scale",
     "hard_one_hot",
     "initialise_from",
+    "multi_exit_base_state",
     "quarter_positions",
     "share_candidates",
     "split_bits",

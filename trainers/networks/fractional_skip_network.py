@@ -33,10 +33,17 @@ Choices where the paper is silent (the DFS code's where it has one, METHODS.md 3
   mode BN and the min-max ranges are per-sample, so this equals the dense mix up to float rounding;
 - the gates' BOPs are priced at ``gate_bits`` (FP) from the very specs the gate is built from and counted in the
   per-sample cost (``count_gates``); DFS's cp leaves them out (fixed pieces), as the paper does (0.04 %).
+
+The pretrained model A of DFS Sec. 4 is this network with ``gates_enabled = False`` (every block at full
+precision, no gate: the plain ResNet; a static record), or a full-precision
+:class:`~trainers.networks.MultiExitNetwork` of the same backbone, loaded with :meth:`load_base_state`
+(:func:`multi_exit_base_state` renames its keys). The base's parameter names do not depend on the option list, so
+one base serves DFS, SkipNet-style and any other option list.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 
 import torch
@@ -202,6 +209,32 @@ def with_gate_pieces(table: OptionCostTable, gate: RecurrentGate, bits: BitWidth
     return OptionCostTable(table.units, table.options, table.bops, fixed, tuple(order), table.scaled_bops)
 
 
+_MULTI_EXIT_KEY = re.compile(r"^blocks\.(\d+)\.(.+)$")
+BASE_PREFIXES = ("stem.", "blocks.", "head.")
+
+
+def multi_exit_base_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A full-precision :class:`~trainers.networks.MultiExitNetwork`'s state (single candidate per layer: the
+    pre-training network) renamed to :class:`FractionalSkipNetwork`'s base keys: ``blocks.0`` (the stem) to
+    ``stem``, ``blocks.i`` to ``blocks.{i-1}``, ``convs.0`` / ``bns.0`` to ``conv`` / ``bn``, ``head.fc.linear`` to
+    ``head.fc``. Exit heads and PACT clipping levels are dropped (DFS's FP base has neither)."""
+    result: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if ".act_quant." in key:
+            continue
+        if key.startswith("head.fc.linear."):
+            result["head.fc." + key.removeprefix("head.fc.linear.")] = value
+            continue
+        match = _MULTI_EXIT_KEY.match(key)
+        if match is None:
+            continue
+        index, rest = int(match.group(1)), match.group(2).replace("convs.0.", "conv.").replace("bns.0.", "bn.")
+        if re.search(r"(^|\.)(convs|bns)\.\d", rest):
+            raise ValueError(f"{key}: a supernet with several candidates per layer is not a full-precision base")
+        result[f"stem.{rest}" if index == 0 else f"blocks.{index - 1}.{rest}"] = value
+    return result
+
+
 class FractionalSkipNetwork(nn.Module):
     """A DFS network over ``backbone`` (see the module docstring for the contract and the choices).
 
@@ -212,7 +245,8 @@ class FractionalSkipNetwork(nn.Module):
     - ``gate_width`` / ``gate_hidden`` / ``projection``: the recurrent gate's 1x1-conv width, LSTM hidden size
       (DFS: 10 and 10) and per-block or per-stage projection;
     - ``count_gates``: price the gates (at ``gate_bits``) in the per-sample cost (never in cp);
-    - ``grouped_inference``: in ``eval()``, compute only the chosen options (a plain attribute).
+    - ``grouped_inference``: in ``eval()``, compute only the chosen options (a plain attribute);
+    - ``gates_enabled``: False runs the plain full-precision base (model A of DFS Sec. 4, a plain attribute).
     """
 
     def __init__(self, backbone: Backbone, options: Sequence[OptionLike] = DEFAULT_OPTIONS,
@@ -260,6 +294,7 @@ class FractionalSkipNetwork(nn.Module):
         self.table = with_gate_pieces(base_table, self.gate, gate_bits) if count_gates else base_table
         self.cost = DynamicCost(self.table)
         self.grouped_inference = grouped_inference
+        self.gates_enabled = True
         self._freeze_statistics = False
 
     # -- forward ---------------------------------------------------------------------------------------------------
@@ -268,8 +303,18 @@ class FractionalSkipNetwork(nn.Module):
         return len(self.options)
 
     def forward(self, x: torch.Tensor) -> ForwardRecord:
-        """One pass: logits ``(1, N, C)`` and the per-sample cost record of the decisions taken (module doc)."""
+        """One pass: logits ``(1, N, C)`` and the per-sample cost record of the decisions taken (module doc).
+        Without gates (``gates_enabled = False``) a static record of the FP base (:meth:`base_bops`)."""
         x = self.stem(x)
+        if not self.gates_enabled:
+            for block in self.blocks:
+                x = block(x)
+            logits = self.head(x).unsqueeze(0)
+            taken = {}
+            if FULL in self.options:
+                taken["options"] = torch.full((x.shape[0], len(self.gated_blocks)), self.options.index(FULL),
+                                              dtype=torch.long, device=x.device)
+            return ForwardRecord.static(logits, [self.base_bops()], [], taken)
         state = None
         weights: list[torch.Tensor] = []
         probs: list[torch.Tensor] = []
@@ -296,6 +341,10 @@ class FractionalSkipNetwork(nn.Module):
         first block and FC out). ``differentiable`` reads the straight-through weights (same values)."""
         key = "weights" if differentiable else "options"
         return self.cost.compute_percentage(record.decisions[key])
+
+    def base_bops(self) -> float:
+        """BOPs of the plain FP base (every layer of the backbone at W32A32, no gate): the model A of DFS."""
+        return layers_bops(self.backbone.layers, FULL_PRECISION)
 
     def gate_macs(self) -> int:
         """MACs of the gates per sample (the cost model's specs)."""
@@ -343,6 +392,24 @@ class FractionalSkipNetwork(nn.Module):
             p.requires_grad_(not frozen)
         self._freeze_statistics = frozen and freeze_statistics
         self.train(self.training)
+
+    def load_base_state(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Load the base network A: every parameter and BN buffer of ``stem``, ``blocks`` and ``head`` must be in
+        ``state`` (this network's key layout, from any option list; :func:`multi_exit_base_state` converts a
+        full-precision MultiExitNetwork's); min-max ranges are loaded when present. Gates are left as they are."""
+        own = self.state_dict()
+        base = [k for k in own if k.startswith(BASE_PREFIXES)]
+        required = [k for k in base if ".act_quant." not in k]
+        missing = [k for k in required if k not in state]
+        if missing:
+            raise KeyError(f"the base state lacks {len(missing)} keys, e.g. {missing[:3]}")
+        for key in base:
+            if key in state:
+                if tuple(state[key].shape) != tuple(own[key].shape):
+                    raise ValueError(f"{key}: shape {tuple(state[key].shape)} in the state, "
+                                     f"{tuple(own[key].shape)} in the network")
+                own[key] = state[key]
+        self.load_state_dict(own)
 
     @property
     def base_frozen(self) -> bool:

@@ -343,3 +343,64 @@ def test_a_gates_only_schedule_freezes_exactly_the_base() -> None:
     schedule = TrainingSchedule(trainable=("gate",))
     frozen = {id(p) for _, p in schedule.frozen_parameters(net)}
     assert frozen == {id(p) for p in net.base_parameters()}
+
+
+# -- the base network A -----------------------------------------------------------------------------------------------
+def test_without_gates_the_network_is_the_plain_full_precision_base() -> None:
+    torch.manual_seed(0)
+    net = _net()
+    x = _x()
+    _warm(net, x)
+    net.gates_enabled = False
+    with torch.no_grad():
+        base = net(x)
+        h = net.stem(x)
+        for block in net.blocks:
+            h = block.run(h, None)  # type: ignore[operator]
+        torch.testing.assert_close(base.logits[0], net.head(h))
+        net.gates_enabled = True
+        _always(net, 3)  # every gate picks full: the same function as the base, priced with the gates
+        full = net(x)
+    torch.testing.assert_close(full.logits, base.logits)
+    assert torch.equal(base.decisions["options"], torch.full((6, 5), 3))
+    assert float(base.cost[0, 0]) == net.base_bops() == sum(
+        layer.macs for layer in _backbone().layers) * 32 * 32
+    assert float(full.cost[0, 0]) == pytest.approx(net.base_bops() + net.gate_macs() * 32 * 32, rel=1e-12)
+
+
+def test_a_full_precision_multi_exit_network_loads_as_the_base(tiny_space: object) -> None:
+    from spaces import SearchSpace
+    from trainers.networks import build_pretraining_network
+    from trainers.networks.fractional_skip_network import multi_exit_base_state
+
+    assert isinstance(tiny_space, SearchSpace)
+    torch.manual_seed(0)
+    teacher = build_pretraining_network(tiny_space)
+    teacher.train()
+    x = torch.randn(12, tiny_space.backbone.in_channels, tiny_space.backbone.input_size,
+                    tiny_space.backbone.input_size)
+    with torch.no_grad():
+        teacher(x)  # BN statistics that are not the defaults
+    teacher.eval()
+    net = FractionalSkipNetwork(tiny_space.backbone, ("skip", "full"))
+    before = {k: v.clone() for k, v in net.gate.state_dict().items()}
+    net.load_base_state(multi_exit_base_state(teacher.state_dict()))
+    net.eval()
+    net.gates_enabled = False
+    with torch.no_grad():
+        torch.testing.assert_close(net(x).logits[0], teacher(x)[-1])
+    assert all(torch.equal(net.gate.state_dict()[k], v) for k, v in before.items())
+    with pytest.raises(KeyError, match="lacks"):
+        net.load_base_state({k: v for k, v in net.state_dict().items() if not k.startswith("head.")})
+
+
+def test_the_base_state_does_not_depend_on_the_option_list() -> None:
+    torch.manual_seed(0)
+    source = _net(options=("skip", "full"))
+    target = _net(options=OPTIONS)
+    target.load_base_state(source.state_dict())
+    target.gates_enabled = source.gates_enabled = False
+    x = _x()
+    source.eval(), target.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(target(x).logits, source(x).logits)

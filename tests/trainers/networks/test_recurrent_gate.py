@@ -28,7 +28,7 @@ def test_straight_through_forward_is_exactly_one_hot(options: int) -> None:
     probs = logits.softmax(-1)
     decision = straight_through_one_hot(probs)
     expected = nn.functional.one_hot(probs.argmax(-1), options).to(probs.dtype)
-    assert torch.equal(decision, expected)  # bit-exact 0 / 1, not 1 - p + p
+    assert torch.equal(decision, expected)  # bit-exact 0 / 1 (not the softmax, not a rounded 1 - p + p)
     assert torch.equal(decision.sum(-1), torch.ones(500))
 
 
