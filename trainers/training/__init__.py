@@ -34,6 +34,15 @@ from trainers.training.loss_terms import (
     SignSwitchingAlpha,
 )
 from trainers.training.multi_exit_loss import exit_weights, multi_exit_loss, per_exit_losses
+from trainers.training.resource_loss import (
+    ResourceLoss,
+    alpha_rule,
+    check_target_cp,
+    dfs_step,
+    expected_resource,
+    reachable_cp,
+    resource_outputs,
+)
 from trainers.training.schedule import TrainingSchedule
 from trainers.training.worker_process import prepare_worker_process, retain_freed_memory
 
@@ -45,15 +54,20 @@ __all__ = [
     "LoopCheckpoint",
     "LossTerm",
     "NonFiniteLossError",
+    "ResourceLoss",
     "SignSwitchingAlpha",
     "StepCallback",
     "TrainingLog",
     "TrainingSchedule",
     "adaptive_exit_weights",
+    "alpha_rule",
+    "check_target_cp",
     "collect_logits",
     "ddi_step",
     "default_device",
+    "dfs_step",
     "exit_weights",
+    "expected_resource",
     "iadi_loss",
     "iadi_outputs",
     "iadi_term",
@@ -63,6 +77,8 @@ __all__ = [
     "prepare_worker_process",
     "radi_loss",
     "radi_term",
+    "reachable_cp",
+    "resource_outputs",
     "retain_freed_memory",
     "train_loop",
     "train_network",
