@@ -22,6 +22,7 @@ from spaces.cost.option_costs import (
     per_sample_bops,
     recurrent_gate_layers,
 )
+from trainers.early_exit.exit_rules import NEVER
 from trainers.early_exit.forward_record import ForwardRecord
 from trainers.networks import build_pretraining_network
 from trainers.networks.backbone_blocks import BasicBlock
@@ -432,3 +433,20 @@ def test_blocks_without_an_identity_shortcut_cannot_be_gated() -> None:
         DualDynamicNetwork(tiny(), gated=["layer2.0"])
     with pytest.raises(ValueError, match="site"):
         DualDynamicNetwork(tiny(), site="input")  # type: ignore[arg-type]
+
+
+def test_the_record_feeds_the_early_exit_evaluation_under_a_per_sample_cap() -> None:
+    """RADI's test phase on one cached pass: entropy thresholds per branch and DDI's hard per-sample budget."""
+    net = mixed(26)
+    x = images(32)
+    labels = torch.arange(32) % 10
+    with torch.no_grad():
+        record = net(x)
+    evaluation = record.evaluation(labels)
+    cap = float(record.cost[3].median())
+    exits = evaluation.assign(NEVER, "entropy", cap=cap)
+    deepest = [max(e for e in range(net.num_exits) if e == 0 or record.cost[e, n] <= cap) for n in range(32)]
+    assert exits.tolist() == deepest  # no threshold fires: each sample answers at its deepest exit within the cap
+    assert len(set(deepest)) > 1  # per-sample costs: the cap stops samples at different branches
+    metrics = evaluation.metrics([0.5] * 6, "entropy")
+    assert metrics.num_exits == 7 and 0.0 <= metrics.early_exit_accuracy <= 1.0
