@@ -29,10 +29,14 @@ DEFAULT_CONTROLLERS = ["reinforce", "tpe", "random"]
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser(
         "run", help="the whole job: supernet, search, retrain the winners with KD, report",
-        description="Train the supernet of SPACE, search it with several controllers (Ray actors), retrain the "
-                    "winners (full-precision teacher, then IC-wise knowledge distillation, plus a CE-only student) "
-                    "next to uniform W4A4 / W3A3 baselines, and write a report with tables and plots. With no SPACE "
-                    "it runs the embedded default (tiny-digits on scikit-learn's digits), offline, in minutes.",
+        description="Train the model of SPACE's method, search it with several controllers (Ray actors), then "
+                    "finish as the method does, with a report of tables and plots. USDN (the default): the "
+                    "supernet; its winners retrained (full-precision teacher, then IC-wise knowledge distillation, "
+                    "plus a CE-only student) next to uniform W4A4 / W3A3 baselines. DPOQ: the onion network "
+                    "(--supernet-epochs); its thresholds searched; the six training modes of Table 1 and individual "
+                    "QAT at each precision trained with the same schedule and --seeds; Table 1/2 and Fig. 3/5 forms "
+                    "and the paper checks. With no SPACE it runs the embedded default (tiny-digits on "
+                    "scikit-learn's digits), offline, in minutes.",
         epilog="Example: nas run usdn-resnet20-cifar10 --data-root ~/data/cifar10 --budget 300 --workers 4")
     run.add_argument("space", nargs="?", default=DEFAULT_SPACE,
                      help=f"preset name or YAML file (default: {DEFAULT_SPACE})")
@@ -45,7 +49,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--tradeoff", type=non_negative_float, metavar="TR",
                      help="trade-off tr of USDN Eq. 7 (default: the space's)")
     run.add_argument("--supernet-epochs", type=positive_int, default=10, metavar="E",
-                     help="supernet epochs with uniform path sampling, after pre-training (default: 10)")
+                     help="epochs of the method's model: USDN's supernet with uniform path sampling, after "
+                          "pre-training; DPOQ's onion network and every model trained after its search (default: 10)")
     run.add_argument("--supernet-lr", type=positive_float, default=0.02, metavar="LR")
     run.add_argument("--mode", choices=["frozen", "interleaved"], default="frozen",
                      help="frozen (default): every controller searches the same trained supernet, so their "
@@ -64,7 +69,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--student-epochs", type=positive_int, default=8, metavar="E",
                      help="KD / CE student and baseline epochs, QAT from full precision (default: 8)")
     run.add_argument("--seeds", type=non_negative_int, nargs="+", metavar="S",
-                     help="training seeds of the retrained models and baselines, all tested on the same split "
+                     help="training seeds of what is trained after the search (USDN: retrained models and "
+                          "baselines; DPOQ: the Table 1 models and individual QAT), all tested on the same split "
                           "(default: 3 seeds from --seed when the training split has under 10,000 images, else 1)")
     run.add_argument("--temperature", type=positive_float, default=2.0, help="KD temperature T of Eq. 11 (default 2)")
     run.add_argument("--alpha", type=unit_float, default=0.3, help="KD balance alpha of Eq. 11 (default 0.3)")
@@ -107,22 +113,30 @@ def run_pipeline(args: argparse.Namespace) -> int:
     check_workers(args.workers, args.num_cpus)
     check_distinct("--controllers", args.controllers)
     check_distinct("--baselines", args.baselines)
-    space = load_space(args.space)
-    pipeline = method_pipeline(space.method)
-    pipeline.check_run(args, space)
+    if not args.resume:
+        space = load_space(args.space)
+        pipeline = method_pipeline(space.method)
+        pipeline.check_run(args, space)
     tracker = MlflowTracker(tracking_uri(args), experiment_name(args), "nas run")
     if args.resume:
         tracker.check_experiment(args.resume)  # a resumed run stays in its experiment
-    if args.resume:
         job = resume_job(args.runs_dir, args.resume, tracker, "run", optuna_storage=args.optuna_storage)
+        space = load_space(job.space)  # the run's own space, whatever SPACE the command line names
+        pipeline = method_pipeline(space.method)
+        pipeline.check_run(args, space)
     else:
         searches = [SearchSettings(c, args.budget, args.seed, args.tradeoff, weight_steps=args.weight_steps,
                                    mode=args.mode if c == "reinforce" else "frozen") for c in args.controllers]
         source = str(Path(args.space).resolve()) if Path(args.space).exists() else args.space
         job = SearchJob(source, searches, resolve_data(space, args.dataset, args.data_root, args.seed),
                         TrainingSchedule(epochs=args.supernet_epochs, lr=args.supernet_lr), args.workers, 1,
-                        args.seed, "run", **supernet_job_fields(args), optuna_storage=args.optuna_storage)
-    seeds = search_seeds(args.seeds) if args.seeds else default_seeds(args.seed, len(job.data.load().train))
+                        args.seed, "run", **supernet_job_fields(args), optuna_storage=args.optuna_storage,
+                        finalize_seeds=search_seeds(args.seeds) if args.seeds else None)
+    if job.finalize_seeds and args.resume and args.seeds and search_seeds(args.seeds) != job.finalize_seeds:
+        raise UserError(f"--seeds {' '.join(map(str, args.seeds))}: run {args.resume} trains seeds "
+                        f"{' '.join(map(str, job.finalize_seeds))}; leave --seeds out to resume it")
+    seeds = job.finalize_seeds or (search_seeds(args.seeds) if args.seeds
+                                   else default_seeds(job.seed, len(job.data.load().train)))
     log = (lambda *_: None) if args.quiet else print  # --quiet: the closing summary only
     with ray_session(args.address, args.num_cpus):
         reclaim_signals()  # Ray's SIGTERM handler would abort without cleaning up

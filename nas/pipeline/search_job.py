@@ -57,12 +57,16 @@ class SearchJob:
     bn_recalibration: int = 256
     optuna_storage: str | None = None
     """Where Optuna searches keep their studies; ``None``: ``optuna.log`` in the run folder."""
+    finalize_seeds: list[int] | None = None
+    """``nas run``: the training seeds of what the method trains after the search (USDN: the retrained winners
+    and baselines); kept so that a resumed run trains the same models. ``None``: chosen from the data."""
 
     def to_json(self) -> dict[str, Any]:
         return {"space": self.space, "searches": [asdict(s) for s in self.searches], "data": asdict(self.data),
                 "supernet": asdict(self.supernet), "workers": self.workers, "cpus_per_worker": self.cpus_per_worker,
                 "seed": self.seed, "kind": self.kind, "init": self.init, "pretrain": asdict(self.pretrain),
-                "bn_recalibration": self.bn_recalibration, "optuna_storage": self.optuna_storage}
+                "bn_recalibration": self.bn_recalibration, "optuna_storage": self.optuna_storage,
+                "finalize_seeds": self.finalize_seeds}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SearchJob:
@@ -75,7 +79,8 @@ class SearchJob:
                    kind=data.get("kind", "search"), init=data.get("init", "independent"),
                    pretrain=TrainingSchedule(**data.get("pretrain", {"epochs": 10, "lr": 0.05})),
                    bn_recalibration=0 if legacy else int(data["bn_recalibration"]),
-                   optuna_storage=data.get("optuna_storage"))
+                   optuna_storage=data.get("optuna_storage"),
+                   finalize_seeds=[int(s) for s in data["finalize_seeds"]] if data.get("finalize_seeds") else None)
 
 
 @dataclass

@@ -144,6 +144,10 @@ def _check_job_fields(path: Path, data: Mapping[str, Any]) -> None:
             raise UserError(f"{where}.tradeoff must be a number or null, found {_type_name(search['tradeoff'])}")
         if "options" in search and not isinstance(search["options"], dict):
             raise UserError(f"{where}.options must be an object, found {_type_name(search['options'])}")
+    seeds = data.get("finalize_seeds")
+    if seeds is not None and not (isinstance(seeds, list) and all(_is(x, int) and x >= 0 for x in seeds)):
+        raise UserError(f"{path}: finalize_seeds must be a list of seeds (integers >= 0) or null, found "
+                        f"{_type_name(seeds)}")
     if "optuna_storage" in data and not _is(data["optuna_storage"], (str, type(None))):
         raise UserError(f"{path}: optuna_storage must be a storage URL or null, found "
                         f"{_type_name(data['optuna_storage'])}")

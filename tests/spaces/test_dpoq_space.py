@@ -1,0 +1,78 @@
+"""DPOQ spaces (issue 15): the precision:/inference: sections instead of bits:/exits:, one classifier per
+precision, the per-precision costs of claim P2, and one-line errors naming file and field."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from spaces import SearchSpace, SpaceError
+from spaces.backbones import create_backbone
+from spaces.cost import average_bits, precision_classifier_costs
+from spaces.loader import parse_space, preset_text
+from spaces.methods import DpoqOptions
+
+BASE = yaml.safe_load(preset_text("dpoq-digits"))
+
+
+def _space(**changes: object) -> dict:
+    data = copy.deepcopy(BASE)
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    return data
+
+
+def test_the_digits_preset_is_a_dpoq_space_with_one_exit_per_precision() -> None:
+    space: SearchSpace = parse_space(_space(), source="dpoq.yaml")
+    assert space.method == "dpoq" and space.bit_dimensions == () and space.exit_dimensions == ()
+    assert space.options == DpoqOptions()  # the preset spells out the defaults
+    assert space.num_exits == 4
+    assert space.labels == ("exit0.threshold", "exit1.threshold", "exit2.threshold")  # every precision but the last
+
+
+def test_sections_are_optional_and_default_to_the_paper_setting() -> None:
+    space = parse_space(_space(precision=None, inference=None), source="dpoq.yaml")
+    assert space.options == DpoqOptions(bit_list=(2, 4, 8, 16), a_bits=8, bn="psbn", training="grad_scale",
+                                        strategy="normalized", ensemble=True)
+
+
+@pytest.mark.parametrize(("changes", "field", "needle"), [
+    ({"bits": {"choices": [[4, 4]]}}, "bits", "method dpoq fixes its network"),
+    ({"exits": {"groups": [0]}}, "exits", "it has no exits section"),
+    ({"precision": {"bit_list": [4, 2]}}, "precision.bit_list", "strictly increasing"),
+    ({"precision": {"bit_list": [2, 40]}}, "precision.bit_list", "integer in 1..32"),
+    ({"precision": {"bit_list": []}}, "precision.bit_list", "non-empty list"),
+    ({"precision": {"bn": "group"}}, "precision.bn", "psbn, per_path"),
+    ({"precision": {"training": "scaled"}}, "precision.training", "grad_scale, joint, separate"),
+    ({"precision": {"activation_bit": 8}}, "precision", "unknown keys ['activation_bit']"),
+    ({"inference": {"strategy": "precision_first"}}, "inference.strategy", "normalized, confidence_first"),
+    ({"inference": {"ensemble": "yes"}}, "inference.ensemble", "true or false"),
+    ({"gating": {}}, "space", "unknown keys ['gating']"),
+    ({"search": {"target_compute": [0.5]}}, "search.target_compute", "method dpoq cannot search"),
+])
+def test_bad_dpoq_sections_are_one_line_naming_file_and_field(changes: dict, field: str, needle: str) -> None:
+    with pytest.raises(SpaceError) as raised:
+        parse_space(_space(**changes), source="bad.yaml")
+    text = str(raised.value)
+    assert "bad.yaml" in text and field in text and needle in text and "\n" not in text, text
+
+
+def test_precision_costs_are_macs_times_path_bits_times_activation_bits() -> None:
+    backbone = create_backbone("resnet_cifar", depth=8, width=4, input_size=8, in_channels=1, num_classes=10)
+    costs = precision_classifier_costs(backbone, (2, 4), a_bits=3, input_bits=8, classifier_bits=8)
+    first = [layer for layer in backbone.layers if layer.role == "first"]
+    body = [layer for layer in backbone.layers if layer.role not in ("first", "last")]
+    (fc,) = [layer for layer in backbone.layers if layer.role == "last"]
+    head = fc.macs * 8 * 3
+    for bits, to_classifier in zip((2, 4), costs.to_classifier, strict=True):
+        expected = sum(layer.macs * bits * 8 for layer in first) + sum(layer.macs * bits * 3 for layer in body)
+        assert to_classifier == expected + head
+    assert costs.ic_costs == (head,)  # the 2-bit classifier is paid for nothing by a sample that goes on
+    assert costs.to_classifier[1] - costs.to_classifier[0] == sum(layer.macs * 2 * 8 for layer in first) + sum(
+        layer.macs * 2 * 3 for layer in body)  # re-running 2 -> 4 costs the new 2-bit slice only (P2)
+    assert average_bits((0.25, 0.75), (2, 4)) == 3.5

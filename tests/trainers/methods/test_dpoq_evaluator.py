@@ -1,0 +1,75 @@
+"""DPOQ's evaluator (issue 15): one forward pass of the onion network, every threshold configuration read from it
+with the normalised confidence of Eq. 9 and the ensemble (Sec. 3.3), priced per precision; the method's network
+and evaluator are what the registry hands out for a DPOQ space."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from spaces import load_space
+from spaces.cost import precision_classifier_costs
+from spaces.loader import preset_text
+from trainers.early_exit import EarlyExitEvaluation, NormalizedConfidenceRule
+from trainers.methods import PrecisionEvaluation, PrecisionEvaluator, method_networks
+from trainers.networks.onion_network import OnionNetwork
+
+
+@pytest.fixture
+def tiny_dpoq(tmp_path: Path):
+    data = yaml.safe_load(preset_text("dpoq-digits"))
+    data["backbone"].update(depth=8, width=4)
+    data["precision"]["bit_list"] = [2, 4, 8]
+    data["search"] = {"thresholds": [0.3, 0.6, 0.9]}
+    path = tmp_path / "dpoq.yaml"
+    path.write_text(yaml.safe_dump(data))
+    space = load_space(path)
+    torch.manual_seed(0)
+    net = method_networks(space.method).build(space)
+    inputs, labels = torch.randn(64, 1, 8, 8), torch.randint(0, 10, (64,))
+    return space, net, inputs, labels
+
+
+def test_the_registry_builds_the_onion_network_and_its_evaluator(tiny_dpoq) -> None:
+    space, net, inputs, labels = tiny_dpoq
+    assert isinstance(net, OnionNetwork) and net.bit_list == (2, 4, 8) and net.psbn
+    evaluator = method_networks(space.method).evaluator(space, net, inputs, labels)
+    assert isinstance(evaluator, PrecisionEvaluator)
+
+
+def test_thresholds_are_scored_from_one_forward_like_a_hand_computation(tiny_dpoq) -> None:
+    space, net, inputs, labels = tiny_dpoq
+    evaluator = PrecisionEvaluator(space, net, inputs, labels)
+    config = space.parse({"exit0.threshold": "0.3", "exit1.threshold": "0.9"})
+    first = evaluator.evaluate(config)
+    again = evaluator.evaluate(space.parse({"exit0.threshold": "0.6", "exit1.threshold": "0.6"}))
+    assert isinstance(first, PrecisionEvaluation) and not first.cached_forward and again.cached_forward
+
+    net.eval()
+    with torch.no_grad():
+        logits = net(inputs)
+    costs = precision_classifier_costs(space.backbone, (2, 4, 8), 8, 8, 8)
+    expected = EarlyExitEvaluation(logits, labels, costs.to_classifier, costs.ic_costs, ensemble=True).metrics(
+        (0.3, 0.9), rule=NormalizedConfidenceRule((1.0, 0.5, 0.25)))
+    assert first.ee_accuracy == pytest.approx(expected.early_exit_accuracy)
+    assert first.expected_bops == pytest.approx(expected.expected_bops)
+    assert first.exit_rates == pytest.approx(expected.exit_rates)
+    assert first.avg_bits == pytest.approx(sum(r * b for r, b in zip(expected.exit_rates, (2, 4, 8), strict=True)))
+    assert first.reward == space.budget.reward_function()(expected.early_exit_accuracy, expected.expected_bops)
+    metrics = first.metrics()
+    assert metrics["avg_bits"] == first.avg_bits and metrics["threshold_1"] == 0.9 and "accuracy_exit2" in metrics
+
+
+def test_a_low_threshold_answers_at_the_lowest_precision_and_one_at_the_highest(tiny_dpoq) -> None:
+    space, net, inputs, labels = tiny_dpoq
+    evaluator = PrecisionEvaluator(space, net, inputs, labels)
+    lowest = evaluator.early_exit().metrics((1e-9, 1e-9), rule=evaluator.rule)
+    assert lowest.exit_rates[0] == 1.0
+    costs = evaluator.costs
+    assert lowest.expected_bops == pytest.approx(costs.to_classifier[0])
+    highest = evaluator.early_exit().metrics((1.0, 1.0), rule=evaluator.rule)
+    assert highest.exit_rates[-1] == pytest.approx(1.0, abs=0.05)
+    assert evaluator.rule.exponents == (1.0, 0.5, 0.25)  # B_0 / B_p (Eq. 9)
