@@ -48,11 +48,19 @@ def _add_search_options(parser: argparse.ArgumentParser) -> None:
                         help="trials queued on each evaluator actor, so it starts the next one while the driver "
                              "tells, asks and records the last (default 2). 1 makes the search strictly "
                              "sequential per worker: each trial is asked only after every earlier result is told")
-    parser.add_argument("--trials-per-call", type=positive_int, default=1, metavar="K",
-                        help="trials each evaluator call carries (default 1). Ray's per-call cost (a few "
+    parser.add_argument("--trials-per-call", type=_trials_per_call, default="auto", metavar="K",
+                        help="trials each evaluator call carries, or auto (default). Ray's per-call cost (a few "
                              "milliseconds) is then paid once per K trials: worth it where an evaluation takes about "
                              "a millisecond, as for exit thresholds searched over a fixed structure (a space's "
-                             "search: section). The controller has up to workers x Q x K trials out at once")
+                             "search: section). The controller has up to workers x Q x K trials out at once. auto: "
+                             "with 2 or more workers each call holds about 50 ms of evaluation (measured as the "
+                             "search runs; 1 trial for slow ones, at most 64, and never more than a quarter of the "
+                             "budget out); with 1 worker it is 1, so that a seed gives the same trajectory on every "
+                             "run (a fixed K does too)")
+
+
+def _trials_per_call(text: str) -> int | str:
+    return "auto" if text == "auto" else positive_int(text)
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:

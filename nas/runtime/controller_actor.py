@@ -73,6 +73,19 @@ class ControllerHost:
             self.controller.tell(trial_id, result)
         return self.ask(n)
 
+    def ask_text(self, n: int = 1) -> list[tuple[int, dict[str, str]]]:
+        """:meth:`ask` as ``(trial_id, config text)`` pairs, what the search loop sends and records. Formatted here,
+        where the configs are the space's own choice objects (the fast path of ``Dimension.validate``), and
+        lighter to send than :class:`Trial` objects."""
+        space = self.controller.space
+        return [(trial.trial_id, space.format(trial.config)) for trial in self.ask(n)]
+
+    def tell_and_ask_text(self, results: list[tuple[int, TrialResult]], n: int) -> list[tuple[int, dict[str, str]]]:
+        """Tell ``results`` in order, then :meth:`ask_text` ``n``: one round trip per evaluator call."""
+        for trial_id, result in results:
+            self.controller.tell(trial_id, result)
+        return self.ask_text(n)
+
     def state_dict(self) -> dict[str, Any]:
         return self.controller.state_dict()
 

@@ -15,6 +15,14 @@ happens after the next trial is on its way. The price is that a trial is asked w
 controller must handle anyway (ask/tell is asynchronous). ``queue_depth=1`` restores the strict ask ->
 evaluate -> tell sequence with one worker. With one worker the order of operations, and so the trajectory,
 is deterministic for a seed at any depth.
+
+Several trials per call (``trials_per_call``, :class:`CallSizer`): an evaluator call carries K trials and their
+results are told in one controller call, so where scoring takes about a millisecond Ray's per-call cost is paid
+once per K trials. Queues then count calls: ``workers x queue_depth x K`` trials are out at once. A worker that
+dies takes its whole call with it, and the call is retried whole on a fresh actor; a checkpoint lists every
+pending trial of every call, and a resume sends them again. ``"auto"`` sizes the calls from the measured
+evaluation time with several workers, and is one trial per call with one worker (its trajectory stays a function
+of the seed).
 """
 
 from __future__ import annotations
@@ -44,6 +52,56 @@ that took ``s`` seconds the next waits ``s / CHECKPOINT_TIME_SHARE`` (Ray Tune s
 checkpoints the same way). With fast evaluations this, not ``checkpoint_every``, sets the pace."""
 
 
+AUTO = "auto"
+"""``SearchSettings.trials_per_call``: size each evaluator call from the measured evaluation time."""
+AUTO_CALL_SECONDS = 0.05
+"""What an auto-sized call aims to hold: about 50 ms of evaluation, against a per-call cost of a few milliseconds of
+driver, controller and actor time (Ray's round trips, the controller's tell and ask) on a small machine."""
+AUTO_MAX_TRIALS_PER_CALL = 64
+AUTO_MAX_OUT_SHARE = 0.25
+"""Auto-sized calls never put more than this share of the budget out at once (``workers x queue_depth x K``):
+the controller keeps learning during a short search instead of drawing most of it from its first policy."""
+
+
+class CallSizer:
+    """How many trials the next evaluator call carries.
+
+    A number: that many, always. ``"auto"`` with two or more workers: ``AUTO_CALL_SECONDS`` over the mean
+    evaluation time (``eval_time_s``, measured by the actors) of the last call's trials, 1 until the first
+    result, within ``[1, AUTO_MAX_TRIALS_PER_CALL]`` and the budget share ``AUTO_MAX_OUT_SHARE``.
+
+    One worker: ``"auto"`` is 1 trial per call. With one worker a search's trajectory is a function of its seed
+    because the controller is asked each trial after the same results on every run: the trials out at once
+    (``queue_depth x K``) fix what it knows when it asks. A K measured from wall time would make that, and so the
+    trajectory, depend on the machine's speed; a fixed K batches one worker's calls reproducibly. With several
+    workers the order of results already depends on timing, and nothing is lost.
+    """
+
+    def __init__(self, setting: int | str, workers: int, queue_depth: int, budget: int) -> None:
+        self.auto = setting == AUTO and workers > 1
+        self.size = 1 if setting == AUTO else int(setting)
+        self.cap = max(1, min(AUTO_MAX_TRIALS_PER_CALL, int(budget * AUTO_MAX_OUT_SHARE) // (workers * queue_depth)))
+        self.mean_eval_s: float | None = None
+        self.calls: list[int] = []
+        """The number of trials of every evaluator call submitted, in order (retries of a dead actor's call not
+        counted)."""
+
+    @property
+    def trials_per_call(self) -> int:
+        return self.size
+
+    def observe(self, outs: list[dict[str, Any]]) -> None:
+        """The outcomes of one call: auto re-sizes from their evaluation times (lost trials, timed 0, skipped)."""
+        if not self.auto:
+            return
+        times = [float(o.get("eval_time_s") or 0.0) for o in outs]
+        times = [t for t in times if t > 0 and math.isfinite(t)]
+        if not times:
+            return
+        self.mean_eval_s = sum(times) / len(times)
+        self.size = max(1, min(self.cap, round(AUTO_CALL_SECONDS / self.mean_eval_s)))
+
+
 @dataclass(frozen=True)
 class SearchSettings:
     """One search. ``checkpoint_every``: evaluations between checkpoints, at least (see
@@ -58,19 +116,21 @@ class SearchSettings:
     mode: str = "frozen"
     weight_steps: int = 20
     queue_depth: int = 2
-    trials_per_call: int = 1
+    trials_per_call: int | str = 1
     """Trials each evaluator call carries: Ray's per-call cost (a few milliseconds) is paid once for all of them,
     which matters where scoring takes about a millisecond (inference-phase knobs over a cached forward pass).
     The controller then has up to ``workers x queue_depth x trials_per_call`` trials out at once; a fixed value
-    keeps one worker's search reproducible."""
+    keeps one worker's search reproducible. ``"auto"``: sized from the measured evaluation time
+    (:class:`CallSizer`; 1 with one worker)."""
 
     def __post_init__(self) -> None:
         if self.budget < 1:
             raise ValueError(f"budget must be >= 1 evaluation, got {self.budget}")
         if self.queue_depth < 1:
             raise ValueError(f"queue_depth must be >= 1 trial per evaluator, got {self.queue_depth}")
-        if self.trials_per_call < 1:
-            raise ValueError(f"trials_per_call must be >= 1, got {self.trials_per_call}")
+        if self.trials_per_call != AUTO and (isinstance(self.trials_per_call, bool)
+                                             or not isinstance(self.trials_per_call, int) or self.trials_per_call < 1):
+            raise ValueError(f"trials_per_call must be an integer >= 1 or {AUTO!r}, got {self.trials_per_call!r}")
         if self.mode not in ("frozen", "interleaved"):
             raise ValueError(f"mode must be 'frozen' or 'interleaved', got {self.mode!r}")
         if self.mode == "interleaved" and self.controller != "reinforce":
@@ -139,6 +199,8 @@ class SearchLoop:
         if settings.mode == "interleaved" and trainer is None:
             raise ValueError("the interleaved mode needs a supernet trainer actor")
         self.round_size = int(settings.options.get("samples_per_update", 8)) if settings.mode == "interleaved" else 0
+        self.call_sizer: CallSizer | None = None
+        """The sizes of this search's evaluator calls, once :meth:`run` has started it."""
         self.extra_metrics = method_metric_columns(space)
         """The method's own metrics (``MethodSpec.metrics``): Parquet columns and MLflow steps beside the canonical."""
 
@@ -162,7 +224,8 @@ class SearchLoop:
         params = {"controller": self.settings.controller, "seed": self.settings.seed, "budget": self.settings.budget,
                   "tradeoff": self.budget.tradeoff, "target_bops": self.budget.target_bops,
                   "threshold": self.budget.threshold, "workers": self.pool.size,
-                  "queue_depth": self.settings.queue_depth, "space": self.space.name, "mode": self.settings.mode,
+                  "queue_depth": self.settings.queue_depth, "trials_per_call": self.settings.trials_per_call,
+                  "space": self.space.name, "mode": self.settings.mode,
                   **({"weight_steps": self.settings.weight_steps} if self.settings.mode == "interleaved" else {}),
                   **{f"option.{k}": v for k, v in self.settings.options.items()}}
         return self.tracker.start_run(self.experiment, self.settings.key, params, parent_run_id=self.parent_run_id,
@@ -197,8 +260,8 @@ class SearchLoop:
         best = max((r["reward"] for r in trajectory.rows if r["reward"] is not None), default=None)
         started = time.perf_counter() - (trajectory.rows[-1]["wall_time_s"] if trajectory.rows else 0.0)
         in_flight: dict[Any, list[tuple[int, dict[str, str]]]] = {}  # one evaluator call -> its trials, in order
-        per_call = settings.trials_per_call
-        capacity = self.pool.size * settings.queue_depth * per_call
+        sizer = self.call_sizer = CallSizer(settings.trials_per_call, self.pool.size, settings.queue_depth,
+                                            settings.budget)
         # Interleaved: a round is P evaluations under the same weights, and the next round's trials are asked
         # only after its weight steps. ``round_end`` is the told count that closes the current round (a search
         # resumed exactly at a boundary runs that boundary's weight steps first).
@@ -211,18 +274,26 @@ class SearchLoop:
 
         def room() -> int:
             """Trials to ask now: free queue slots, never past the budget nor the round's end."""
+            capacity = self.pool.size * settings.queue_depth * sizer.trials_per_call
             return max(0, min(capacity, min(settings.budget, round_end) - told) - out())
 
         def submit(items: list[tuple[int, dict[str, str]]]) -> None:
-            """``items`` in calls of ``trials_per_call`` (a one-trial call where it is 1, as before)."""
+            """``items`` in calls of the sizer's trials per call (a one-trial call where it is 1, as before)."""
+            per_call = sizer.trials_per_call
             for start in range(0, len(items), per_call):
                 chunk = items[start:start + per_call]
                 ref = (self.pool.submit(*chunk[0], self.budget) if per_call == 1
                        else self.pool.submit_many(chunk, self.budget))
                 in_flight[ref] = chunk
+                sizer.calls.append(len(chunk))
 
-        def submit_trials(trials: list[Any]) -> None:
-            submit([(trial.trial_id, self.space.format(trial.config)) for trial in trials])
+        def fill() -> None:
+            """Ask and submit until the queues are full. Several trials per call: one call's worth per ask, so
+            the first call is on its way while the controller draws the next (the same configs as one ask of
+            them all: nothing is told in between)."""
+            while room():
+                n = room() if sizer.trials_per_call == 1 else min(room(), sizer.trials_per_call)
+                submit(ray.get(controller.ask_text.remote(n)))
 
         if checkpoint is not None:
             still_pending = set(ray.get(controller.pending.remote()))
@@ -230,8 +301,7 @@ class SearchLoop:
                            if item["trial_id"] in still_pending]
             submit(resubmitted[:max(0, settings.budget - told)])
 
-        if room():  # the first trials go out before the MLflow child run is made: its creation overlaps them
-            submit_trials(ray.get(controller.ask.remote(room())))
+        fill()  # the first trials go out before the MLflow child run is made: its creation overlaps them
         child = self._child_run(checkpoint)
         # Metric steps reach MLflow only with the checkpoint that covers them (``hold``; a save is made at least
         # every ``metrics.seconds``), so MLflow never holds a step that a resumed search would log again.
@@ -263,8 +333,7 @@ class SearchLoop:
                     self._weight_round(controller, metrics, told)
                     round_end += self.round_size
                 with deferred_interrupts():
-                    if room():  # a new interleaved round
-                        submit_trials(ray.get(controller.ask.remote(room())))
+                    fill()  # a new interleaved round
                 ready, _ = ray.wait(self.pool.next_results(list(in_flight)), num_returns=1)
                 # From the result to its row and checkpoint, Ctrl-C / SIGTERM wait: the controller is never told
                 # a result that the trajectory lacks.
@@ -283,24 +352,21 @@ class SearchLoop:
                         outs = [_lost(f"worker lost {submission.attempts} times: {exc}")] * len(trials)
                     except RayError as exc:
                         outs = [_lost(f"{type(exc).__name__}: {exc}")] * len(trials)
-                    results = []
-                    for (trial_id, config_text), result_out in zip(trials, outs, strict=True):
-                        result_out = dict(result_out, attempts=submission.attempts)
-                        results.append((trial_id, config_text, result_out, self._result(result_out)))
+                    results = [(trial_id, config_text, result_out, self._result(result_out))
+                               for (trial_id, config_text), result_out in zip(trials, outs, strict=True)]
                     told += len(results)
+                    sizer.observe(outs)
                     # The critical path: the results told and the next trials queued before any bookkeeping.
                     told_pairs = [(trial_id, result) for trial_id, _, _, result in results]
-                    if len(told_pairs) == 1:
-                        asked = ray.get(controller.tell_and_ask.remote(*told_pairs[0], room()))
-                    else:
-                        asked = ray.get(controller.tell_many_and_ask.remote(told_pairs, room()))
-                    submit_trials(asked)
+                    asked = ray.get(controller.tell_and_ask_text.remote(told_pairs, room()))
+                    submit(asked)
+                    fill()  # auto: calls grew (room() counts them); otherwise nothing is left to ask
                     index = told - len(results)
                     for trial_id, config_text, result_out, result in results:
                         if result.is_complete and (best is None or result.reward > best):  # type: ignore[operator]
                             best = result.reward
                         row = self._row(index, trial_id, config_text, result_out, result, best,
-                                        time.perf_counter() - started)
+                                        time.perf_counter() - started, submission.attempts)
                         trajectory.append(row)
                         if metrics is not None:
                             metrics.add(index, _step_metrics(row, self.extra_metrics))
@@ -342,13 +408,13 @@ class SearchLoop:
         return TrialResult.complete(reward, ee_accuracy=m["ee_accuracy"], expected_bops=m["expected_bops"])
 
     def _row(self, index: int, trial_id: int, config_text: dict[str, str], out: dict[str, Any], result: TrialResult,
-             best: float | None, wall: float) -> dict[str, Any]:
+             best: float | None, wall: float, attempts: int = 1) -> dict[str, Any]:
         m = out["metrics"]
         row: dict[str, Any] = {"eval_index": index, "trial_id": trial_id, "controller": self.settings.controller,
                                "seed": self.settings.seed, "tradeoff": self.budget.tradeoff,
                                "state": "complete" if result.is_complete else "failed", **config_text,
                                "best_reward": best, "wall_time_s": wall, "eval_time_s": out.get("eval_time_s"),
-                               "worker_id": out.get("worker_id"), "attempts": out.get("attempts", 1),
+                               "worker_id": out.get("worker_id"), "attempts": attempts,
                                "error": None if result.is_complete else result.reason}
         for key in ("reward", "ee_accuracy", "expected_bops", "inference_bops", "failure_bops", "static_bops"):
             value = m.get(key)

@@ -253,3 +253,58 @@ def test_a_killed_worker_retries_its_whole_call(fresh_pool, tiny_space, tmp_path
     rows = outcome.trajectory.rows
     assert killed and sorted(r["trial_id"] for r in rows) == list(range(12))
     assert all(r["state"] == "complete" for r in rows) and max(r["attempts"] for r in rows) == 2
+
+
+def test_auto_trials_per_call_with_one_worker_is_one_per_call(single, tiny_space, tmp_path: Path,
+                                                               monkeypatch) -> None:
+    """One worker: ``auto`` never sizes calls from time (however cheap evaluations look), so its trajectory is
+    the seed's, the one of ``trials_per_call=1``."""
+    monkeypatch.setattr(search_loop, "AUTO_CALL_SECONDS", 1e6)  # any measured time would ask for the cap
+    runs = []
+    for name, per_call in (("auto", "auto"), ("one", 1)):
+        settings = SearchSettings("reinforce", 10, seed=4, options={"samples_per_update": 2},
+                                  trials_per_call=per_call)
+        loop = SearchLoop(tiny_space, settings, single, tmp_path / name)
+        outcome = loop.run()
+        assert loop.call_sizer is not None and loop.call_sizer.calls == [1] * 10
+        runs.append([(r["trial_id"], *(r[k] for k in tiny_space.labels), r["reward"])
+                     for r in outcome.trajectory.rows])
+    assert runs[0] == runs[1]
+
+
+def test_auto_trials_per_call_grows_calls_with_two_workers_and_keeps_the_budget(pool, tiny_space, tmp_path: Path,
+                                                                                 monkeypatch) -> None:
+    """Two workers: one trial per call until results are measured, then calls of the size they call for (here
+    the cap, whatever the machine's speed); exactly the budget told, each trial once."""
+    monkeypatch.setattr(search_loop, "AUTO_CALL_SECONDS", 1e6)
+    settings = SearchSettings("reinforce", 48, seed=0, trials_per_call="auto")
+    loop = SearchLoop(tiny_space, settings, pool, tmp_path / "a")
+    rows = loop.run().trajectory.rows
+    calls = loop.call_sizer.calls
+    cap = 48 // 4 // (2 * 2)  # a quarter of the budget out at once, over 2 workers x depth 2
+    assert calls[:4] == [1, 1, 1, 1] and max(calls) == cap == 3 and all(c <= cap for c in calls)
+    assert sum(calls) == 48 and len(rows) == 48
+    assert sorted(r["trial_id"] for r in rows) == list(range(48))
+    assert [r["eval_index"] for r in rows] == list(range(48))
+
+
+def test_an_interrupted_auto_search_resumes_its_pending_calls_to_the_exact_budget(pool, tiny_space, tmp_path: Path,
+                                                                                   monkeypatch) -> None:
+    monkeypatch.setattr(search_loop, "AUTO_CALL_SECONDS", 1e6)
+    settings = SearchSettings("reinforce", 40, seed=1, trials_per_call="auto", checkpoint_every=1)
+
+    def interrupt(done: int, total: int, best: float | None) -> None:
+        if done >= 14:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        SearchLoop(tiny_space, settings, pool, tmp_path / "i", progress=interrupt).run()
+    checkpoint, _ = SearchCheckpoint.load(tmp_path / "i", tiny_space)
+    assert not checkpoint.finished and checkpoint.pending  # calls were out when it stopped
+    assert checkpoint.evaluations + len(checkpoint.pending) <= 40
+    rows = SearchLoop(tiny_space, settings, pool, tmp_path / "i").run().trajectory.rows
+    assert len(rows) == 40 and [r["eval_index"] for r in rows] == list(range(40))
+    assert sorted(r["trial_id"] for r in rows) == list(range(40))  # the pending ones told once, none lost
+    pending = {p["trial_id"]: p["config"] for p in checkpoint.pending}
+    assert all({k: r[k] for k in tiny_space.labels} == pending[r["trial_id"]] for r in rows
+               if r["trial_id"] in pending)

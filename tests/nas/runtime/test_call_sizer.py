@@ -1,0 +1,61 @@
+"""How many trials an evaluator call carries (issue 14, item 8): a fixed K, or ``auto`` sized from the measured
+evaluation time with several workers and one trial per call with one worker (its trajectory stays a function of
+the seed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nas.runtime import search_loop
+from nas.runtime.search_loop import CallSizer, SearchSettings
+
+
+def _outs(*seconds: float) -> list[dict[str, float]]:
+    return [{"eval_time_s": s} for s in seconds]
+
+
+def test_a_fixed_number_never_changes() -> None:
+    sizer = CallSizer(16, workers=2, queue_depth=2, budget=100)
+    sizer.observe(_outs(0.0001, 0.0001))
+    assert sizer.trials_per_call == 16
+
+
+def test_auto_with_one_worker_is_one_trial_per_call_whatever_the_evaluations_take() -> None:
+    sizer = CallSizer("auto", workers=1, queue_depth=2, budget=10_000)
+    for seconds in (0.0001, 0.5, 0.001):
+        sizer.observe(_outs(seconds))
+        assert sizer.trials_per_call == 1
+
+
+def test_auto_sizes_a_call_to_hold_the_target_time_of_evaluation() -> None:
+    sizer = CallSizer("auto", workers=2, queue_depth=2, budget=10_000)
+    assert sizer.trials_per_call == 1  # nothing measured yet
+    sizer.observe(_outs(0.002, 0.003))  # mean 2.5 ms: 50 ms / 2.5 ms
+    assert sizer.trials_per_call == round(search_loop.AUTO_CALL_SECONDS / 0.0025) == 20
+    sizer.observe(_outs(0.2))  # slow evaluations: one per call again
+    assert sizer.trials_per_call == 1
+    sizer.observe(_outs(1e-6, 0.0, 0.0))  # lost trials (timed 0) are not measurements
+    assert sizer.trials_per_call == search_loop.AUTO_MAX_TRIALS_PER_CALL
+    assert sizer.mean_eval_s == pytest.approx(1e-6)
+    sizer.observe(_outs(0.0, 0.0))
+    assert sizer.trials_per_call == search_loop.AUTO_MAX_TRIALS_PER_CALL
+
+
+def test_auto_keeps_most_of_a_short_budget_unasked() -> None:
+    # 2 workers x depth 2 x K trials out at once stay within a quarter of the budget
+    sizer = CallSizer("auto", workers=2, queue_depth=2, budget=400)
+    sizer.observe(_outs(0.0005))
+    assert sizer.trials_per_call == 400 // 4 // 4 == 25
+    tiny = CallSizer("auto", workers=4, queue_depth=2, budget=10)
+    tiny.observe(_outs(0.0005))
+    assert tiny.trials_per_call == 1
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.0, "many", None])
+def test_settings_refuse_anything_but_a_positive_integer_or_auto(bad: object) -> None:
+    with pytest.raises(ValueError, match="trials_per_call"):
+        SearchSettings(trials_per_call=bad)  # type: ignore[arg-type]
+
+
+def test_settings_take_auto() -> None:
+    assert SearchSettings(trials_per_call="auto").trials_per_call == "auto"
