@@ -76,3 +76,35 @@ def test_precision_costs_are_macs_times_path_bits_times_activation_bits() -> Non
     assert costs.to_classifier[1] - costs.to_classifier[0] == sum(layer.macs * 2 * 8 for layer in first) + sum(
         layer.macs * 2 * 3 for layer in body)  # re-running 2 -> 4 costs the new 2-bit slice only (P2)
     assert average_bits((0.25, 0.75), (2, 4)) == 3.5
+
+
+@pytest.mark.parametrize(("precision", "needle"), [
+    ({"bit_list": [4, 4, 8]}, "precision.bit_list: must be strictly increasing"),
+    ({"bit_list": [0, 4]}, "precision.bit_list: must be an integer in 1..32, got 0"),  # a slice of 0 bits
+    ({"activation_bits": 33}, "precision.activation_bits: must be an integer in 1..32, got 33"),
+])
+def test_the_cli_refuses_a_bad_dpoq_file_in_one_line_with_exit_2(tmp_path, capsys, monkeypatch, precision: dict,
+                                                                  needle: str) -> None:
+    from nas.cli.main import main
+
+    monkeypatch.chdir(tmp_path)  # where nas search would create nas-runs/ and mlflow.db
+
+    data = _space()
+    data["precision"] = {**data["precision"], **precision}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    for argv in (["spaces", "show", str(path)], ["search", str(path), "--budget", "3"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"{path}: {needle}" in err and err.count("\n") == 1 and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == [path]  # nothing written
+
+
+def test_an_unknown_exit_strategy_is_refused(tmp_path, capsys) -> None:
+    from nas.cli.main import main
+
+    data = _space(inference={"strategy": "entropy"})
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["spaces", "show", str(path)]) == 2
+    assert "inference.strategy: must be one of normalized, confidence_first, got 'entropy'" in capsys.readouterr().err

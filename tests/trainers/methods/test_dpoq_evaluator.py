@@ -73,3 +73,34 @@ def test_a_low_threshold_answers_at_the_lowest_precision_and_one_at_the_highest(
     highest = evaluator.early_exit().metrics((1.0, 1.0), rule=evaluator.rule)
     assert highest.exit_rates[-1] == pytest.approx(1.0, abs=0.05)
     assert evaluator.rule.exponents == (1.0, 0.5, 0.25)  # B_0 / B_p (Eq. 9)
+
+
+def test_p2_each_exits_cost_model_price_equals_hook_counted_macs_times_bits(tiny_dpoq) -> None:
+    """Claim P2: the cost model's ToClassifier(p) (body at W B_p plus classifier p) equals what the onion network
+    runs for a sample stopping at precision p: forward hooks on slices 1..p of every conv and on classifier p,
+    each module's MACs times its weight and input bits."""
+    from torch import nn
+
+    space, net, _, _ = tiny_dpoq
+    bitops: dict[int, int] = {}
+    handles = []
+    for p in range(3):
+        for module in net.slice_modules(p).values():
+            def record(mod: nn.Module, inputs: tuple[torch.Tensor], output: torch.Tensor, p: int = p) -> None:
+                if isinstance(mod, nn.Conv2d):
+                    macs = output[0].numel() * mod.in_channels // mod.groups * mod.kernel_size[0] ** 2
+                else:
+                    macs = mod.in_features * mod.out_features
+                bitops[p] = bitops.get(p, 0) + macs * mod.w_bits * mod.a_bits
+
+            handles.append(module.register_forward_hook(record))
+    with torch.no_grad():
+        net.eval()(torch.zeros(1, 1, 8, 8))
+    for handle in handles:
+        handle.remove()
+    costs = precision_classifier_costs(space.backbone, (2, 4, 8), 8, 8, 8)
+    head = costs.ic_costs[0]
+    body = 0
+    for p in range(3):
+        body += bitops[p] - head  # slice p of every conv: re-running p-1 -> p
+        assert body + head == costs.to_classifier[p]
