@@ -10,9 +10,18 @@ import yaml
 
 from spaces.backbones import Backbone, ExitHeadSpec, create_backbone
 from spaces.dataset_options import DEFAULT_DATASET, check_backbone_fits, check_dataset_section, dataset_geometry
-from spaces.dimensions import BitWidth, BitWidthChoice, Budget, ExitLocation, KnobChoice, as_bit_width, check_bits
+from spaces.dimensions import (
+    BitWidth,
+    BitWidthChoice,
+    Budget,
+    ExitLocation,
+    KnobChoice,
+    OptionKnob,
+    as_bit_width,
+    check_bits,
+)
 from spaces.errors import SpaceError
-from spaces.methods import MethodSpec, method_spec
+from spaces.methods import MethodSpec, list_methods, method_spec
 from spaces.methods.method_spec import BIT_WIDTHS, DEFAULT_METHOD
 from spaces.search_space import FixedBits, SearchSpace
 
@@ -154,20 +163,52 @@ def _in_range(key: str, value: float) -> bool:
 _RANGE_TEXT = {"threshold": "(0, 1]", "thresholds": "(0, 1]", "target_compute": "(0, 1]", "tradeoff": ">= 0"}
 
 
-def _knob_dimensions(raw: dict[str, Any], method: MethodSpec, num_ics: int, source: str) -> list[KnobChoice]:
+def _option_knob(key: str, grid: Any, option: tuple[str, tuple[str, ...], str], source: str) -> OptionKnob:
+    """A ``search:`` entry naming some of a method's settings (DPOQ's ``training: [grad_scale, separate]``)."""
+    target, allowed, phase = option
+    field = f"search.{key}"
+    if isinstance(grid, dict):
+        if sorted(set(grid) - {"values", "phase"}) or "values" not in grid:
+            raise SpaceError(f"expected a list, or a mapping with values (and phase); got keys {sorted(grid)}",
+                             field=field, source=source)
+        if grid.get("phase", phase) != phase:
+            raise SpaceError(f"this method searches {key} in the {phase} phase and cannot honour phase "
+                             f"{grid['phase']!r}", field=f"{field}.phase", source=source)
+        grid, field = grid["values"], f"{field}.values"
+    if not isinstance(grid, list) or not grid:
+        raise SpaceError("must be a non-empty list", field=field, source=source)
+    for value in grid:
+        if value not in allowed:
+            raise SpaceError(f"every value must be one of {', '.join(allowed)}, got {value!r}", field=field,
+                             source=source)
+    try:
+        return OptionKnob(target, grid, phase)
+    except SpaceError as exc:
+        raise SpaceError(str(exc).split(": ", 1)[-1], field=field, source=source) from None
+
+
+def _knob_dimensions(raw: dict[str, Any], method: MethodSpec, num_ics: int, source: str
+                     ) -> list[KnobChoice | OptionKnob]:
     """The ``search:`` section: each key a grid of values the search chooses from (issue 14, item 3)."""
     known = sorted([*_KNOB_FIELDS, "thresholds"])
     if "threshold" in raw and "thresholds" in raw:
         raise SpaceError("give either threshold (one for every IC) or thresholds (one per IC), not both",
                          field="search", source=source)
-    dims: list[KnobChoice] = []
+    dims: list[KnobChoice | OptionKnob] = []
     for key, grid in raw.items():
         field = f"search.{key}"
-        if key not in known:
-            raise SpaceError(f"no such knob; knobs: {', '.join(known)}", field=field, source=source)
+        option = method.option_knob(key)
+        if option is not None:
+            dims.append(_option_knob(key, grid, option, source))
+            continue
+        settings = sorted({k[0] for name in list_methods() for k in method_spec(name).option_knobs})
+        if key not in known and key not in settings:
+            raise SpaceError(f"no such knob; knobs: {', '.join(sorted([*known, *settings]))}", field=field,
+                             source=source)
         phase = method.knob_phase(key)
         if phase is None:
-            honoured = ", ".join(f"{k} ({p})" for k, p in method.knobs) or "none"
+            honoured = ", ".join([f"{k} ({p})" for k, p in method.knobs]
+                                 + [f"{k[0]} ({k[3]})" for k in method.option_knobs]) or "none"
             raise SpaceError(f"method {method.name} cannot search {key} (it searches: {honoured})", field=field,
                              source=source)
         if isinstance(grid, dict):  # the long form: {values: [...], phase: inference|train}

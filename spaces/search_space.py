@@ -9,7 +9,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spaces.backbones import Backbone, ExitHeadSpec
-from spaces.dimensions import INFERENCE, BitWidth, BitWidthChoice, Budget, Dimension, ExitLocation, KnobChoice
+from spaces.dimensions import (
+    INFERENCE,
+    BitWidth,
+    BitWidthChoice,
+    Budget,
+    Dimension,
+    ExitLocation,
+    KnobChoice,
+    OptionKnob,
+)
 from spaces.errors import SpaceError
 
 Config = dict[str, Any]
@@ -47,7 +56,7 @@ class SearchSpace:
     description: str = ""
     dataset: dict[str, Any] = field(default_factory=dict)
     source: str = ""
-    knob_dimensions: tuple[KnobChoice, ...] = ()
+    knob_dimensions: tuple[KnobChoice | OptionKnob, ...] = ()
     """Budget and inference knobs searched with the structure (``search:`` in the space file; issue 14)."""
     method: str = "usdn"
     """The registered method (``spaces.methods``) that builds, trains and scores this space."""
@@ -71,7 +80,13 @@ class SearchSpace:
     @property
     def structural_labels(self) -> tuple[str, ...]:
         """Labels of everything but the inference-phase knobs: what one forward pass depends on."""
-        return tuple(d.label for d in self.dimensions if not (isinstance(d, KnobChoice) and d.phase == INFERENCE))
+        return tuple(d.label for d in self.dimensions
+                     if not (isinstance(d, KnobChoice | OptionKnob) and d.phase == INFERENCE))
+
+    @property
+    def train_labels(self) -> tuple[str, ...]:
+        """Labels of the train-phase knobs: a trial with other values than the trained model's trains anew."""
+        return tuple(d.label for d in self.knob_dimensions if d.phase != INFERENCE)
 
     def budget_for(self, config: Mapping[str, Any], budget: Budget | None = None) -> Budget:
         """``budget`` (the space's by default) with the values ``config`` chose for ``budget.*`` knobs."""
@@ -150,6 +165,10 @@ class SearchSpace:
         for dim in self.exit_dimensions:
             config[dim.label] = dim.choices[-1 if exits == "last" else 0]
         for knob in self.knob_dimensions:
+            if isinstance(knob, OptionKnob):  # a method setting: the space's own value where it is a choice
+                own = getattr(self.options, knob.field.split(".", 1)[1], None)
+                config[knob.label] = own if own in knob.choices else knob.choices[0]
+                continue
             name = "threshold" if knob.field.startswith("exit") else knob.field.split(".", 1)[1]
             default = getattr(self.budget, name)
             config[knob.label] = knob.choices[0] if default is None else min(

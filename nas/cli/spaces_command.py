@@ -6,7 +6,7 @@ import argparse
 
 from nas.cli.formatting import si, table
 from spaces import list_presets, load_space
-from spaces.dimensions import KnobChoice
+from spaces.dimensions import KnobChoice, OptionKnob
 from spaces.methods import method_spec
 
 
@@ -72,7 +72,7 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"size       {len(space.dimensions)} dimensions, {space.size:,} configurations")
     method_pipeline(space.method).describe(space, args, print)
     print()
-    print(table([[d.label, f"{d.kind} ({d.phase})" if isinstance(d, KnobChoice) else d.kind, d.size,
+    print(table([[d.label, f"{d.kind} ({d.phase})" if isinstance(d, KnobChoice | OptionKnob) else d.kind, d.size,
                   ", ".join(d.format(c) for c in d.choices)] for d in space.dimensions],
                 ["dimension", "kind", "n", "choices"]))
     return 0

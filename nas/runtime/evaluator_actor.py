@@ -20,13 +20,15 @@ class EvaluatorWorker:
 
     def __init__(self, space: SearchSpace, data: DataSpec, supernet_state: list[Any],
                  num_threads: int = 1, split: str = "val", batch_size: int = 1024,
-                 calibration_samples: int = 0) -> None:
+                 calibration_samples: int = 0, trial_schedule: Any = None, trial_seed: int = 0) -> None:
         """``supernet_state`` is ``[ObjectRef]`` (wrapped so the actor fetches it itself);
-        ``calibration_samples`` training images (a fixed draw of the data seed) recalibrate each path's BN."""
+        ``calibration_samples`` training images (a fixed draw of the data seed) recalibrate each path's BN;
+        ``trial_schedule`` (and ``trial_seed``): how a trial with other train-phase knob values than the trained
+        model's trains its own model here (spaces with train-phase knobs only)."""
         import ray
 
         from trainers.data import calibration_inputs, materialize
-        from trainers.methods import method_networks
+        from trainers.methods import TrialTraining, method_networks
         from trainers.training import default_device, prepare_worker_process
 
         prepare_worker_process(num_threads)
@@ -37,8 +39,11 @@ class EvaluatorWorker:
         net = networks.build(space)
         net.load_state_dict(ray.get(supernet_state[0]))
         calibration = calibration_inputs(splits.train, calibration_samples, data.seed) if calibration_samples else None
+        trials = TrialTraining(splits.train, trial_schedule, trial_seed) \
+            if trial_schedule is not None and space.train_labels else None
         self.evaluator = networks.evaluator(space, net, inputs, labels, batch_size=batch_size,
-                                            device=default_device(), calibration_inputs=calibration)
+                                            device=default_device(), calibration_inputs=calibration,
+                                            trial_training=trials)
         node = ray.get_runtime_context().get_node_id()[:8] if ray.is_initialized() else "local"
         self.worker_id = f"{socket.gethostname()}/{node}/{os.getpid()}"
 

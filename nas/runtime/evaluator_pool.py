@@ -37,9 +37,10 @@ class EvaluatorPool:
 
     def __init__(self, space: SearchSpace, data: DataSpec, supernet_state: dict[str, torch.Tensor], workers: int,
                  cpus_per_worker: float = 1, gpus_per_worker: float | None = None, max_attempts: int = 3,
-                 bn_recalibration: int = 0) -> None:
+                 bn_recalibration: int = 0, trial_schedule: Any = None, trial_seed: int = 0) -> None:
         """``bn_recalibration``: training images each actor recomputes a path's BN statistics from before
-        scoring it (0: off; see ``trainers.evaluation.recalibrate_batch_norm``)."""
+        scoring it (0: off; see ``trainers.evaluation.recalibrate_batch_norm``). ``trial_schedule`` /
+        ``trial_seed``: how an actor trains a trial with train-phase knobs (``trainers.methods.TrialTraining``)."""
         import ray
 
         if workers < 1:
@@ -51,6 +52,7 @@ class EvaluatorPool:
         self.data = data
         self.max_attempts = max_attempts
         self.bn_recalibration = bn_recalibration
+        self.trial_schedule, self.trial_seed = trial_schedule, trial_seed
         self.state_ref = ray.put(supernet_state)
         self._actor_class = evaluator_actor_class(cpus_per_worker, gpus_per_worker)
         self._threads = max(1, int(cpus_per_worker))
@@ -61,7 +63,8 @@ class EvaluatorPool:
 
     def _new_actor(self) -> Any:
         return self._actor_class.remote(self.space, self.data, [self.state_ref], self._threads,
-                                        calibration_samples=self.bn_recalibration)
+                                        calibration_samples=self.bn_recalibration,
+                                        trial_schedule=self.trial_schedule, trial_seed=self.trial_seed)
 
     @property
     def size(self) -> int:

@@ -29,6 +29,8 @@ def _typed_fields(space: SearchSpace, label: str) -> list[pa.Field]:
     kind = space.dimension(label).kind
     if kind == "knob":
         return [pa.field(f"{label}.value", pa.float64())]
+    if kind == "setting":  # a method's named setting (OptionKnob): its text column says it all
+        return []
     parts = ("w", "a") if kind == "bits" else ("index", "depth")
     return [pa.field(f"{label}.{part}", pa.int64()) for part in parts]
 
@@ -87,7 +89,8 @@ def typed_values(space: SearchSpace) -> dict[str, dict[str, dict[str, float]]]:
         table[dim.label] = {name: {f"{dim.label}.index": i, f"{dim.label}.depth": space.backbone.block_index(name)}
                             for i, name in enumerate(dim.choices)}
     for knob in space.knob_dimensions:
-        table[knob.label] = {knob.format(v): {f"{knob.label}.value": v} for v in knob.choices}
+        if knob.kind == "knob":
+            table[knob.label] = {knob.format(v): {f"{knob.label}.value": v} for v in knob.choices}
     return table
 
 

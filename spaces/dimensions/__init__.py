@@ -6,7 +6,7 @@ from spaces.dimensions.bit_width import BitWidth, BitWidthChoice, as_bit_width, 
 from spaces.dimensions.budget import Budget
 from spaces.dimensions.dimension import Dimension
 from spaces.dimensions.exit_location import ExitLocation
-from spaces.dimensions.knob import INFERENCE, PHASES, TRAIN, KnobChoice
+from spaces.dimensions.knob import INFERENCE, PHASES, TRAIN, KnobChoice, OptionKnob
 
 __all__ = ["INFERENCE", "PHASES", "TRAIN", "BitWidth", "BitWidthChoice", "Budget", "Dimension", "ExitLocation",
-           "KnobChoice", "as_bit_width", "check_bits"]
+           "KnobChoice", "OptionKnob", "as_bit_width", "check_bits"]

@@ -1,4 +1,6 @@
-"""Budget and inference knobs as search dimensions (issue 14): a threshold, the trade-off, a target compute."""
+"""Budget, inference and training knobs as search dimensions (issue 14): a threshold, the trade-off, a target
+compute (numbers, :class:`KnobChoice`), or one of a method's named settings (:class:`OptionKnob`, e.g. DPOQ's
+training mode)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,37 @@ INFERENCE = "inference"
 TRAIN = "train"
 """Changes the trained model: every trial trains (DFS's target cp)."""
 PHASES = (INFERENCE, TRAIN)
+
+
+class OptionKnob(Dimension[str]):
+    """One of a method's named settings the search chooses, e.g. ``precision.training`` in ``[grad_scale,
+    separate]`` (DPOQ). ``field`` is the setting it sets (the label); ``phase`` :data:`INFERENCE` or :data:`TRAIN`.
+    Text form: the name itself."""
+
+    kind = "setting"
+
+    def __init__(self, field: str, choices: Sequence[str], phase: str) -> None:
+        if phase not in PHASES:
+            raise SpaceError(f"phase must be one of {list(PHASES)}, got {phase!r}", field=field)
+        if any(not isinstance(c, str) or not c for c in choices):
+            raise SpaceError(f"must be a list of names, got {list(choices)!r}", field=field)
+        super().__init__(field, list(choices))
+        self.field = field
+        self.phase = phase
+
+    def format(self, value: str) -> str:
+        if not isinstance(value, str):
+            raise SpaceError(f"a setting is a name, got {value!r}", field=self.label)
+        return value
+
+    def parse(self, text: str) -> str:
+        return self.validate(text)
+
+    def _key(self, value: object) -> str:
+        return value if isinstance(value, str) else self._format_any(value)
+
+    def describe(self) -> str:
+        return f"{super().describe()} [{self.phase}]"
 
 
 class KnobChoice(Dimension[float]):

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from spaces.dimensions.knob import INFERENCE
+from spaces.dimensions.knob import INFERENCE, TRAIN
 from spaces.errors import SpaceError
 from spaces.methods.method_spec import FIXED, MethodSpec, register_method
 
@@ -115,10 +115,13 @@ DPOQ = register_method(MethodSpec(
             "(Eq. 2-9)",
     knobs=(("threshold", INFERENCE), ("thresholds", INFERENCE), ("tradeoff", INFERENCE)),
     metrics=("accuracy_exit{exit}", "avg_bits", "cached_forward"),
+    option_knobs=(("training", "precision.training", TRAINING_MODES, TRAIN), ("bn", "precision.bn", BN_KINDS, TRAIN)),
     layout=FIXED,
     sections=("precision", "inference"),
     parse_options=parse_dpoq_options,
 ))
 """Its knobs: the threshold tau on the exit score (one, or one per precision but the last) and tr, all scored from
-one cached forward pass of the network. Its extra metrics: each precision's accuracy on every sample, the
-average weight bits a sample is answered at (sum_p ER_p B_p), whether the forward pass was cached."""
+one cached forward pass of the network; and, train-phase, the training mode and the BN kind (``training:``,
+``bn:``; the Table 1 ablation as a search: a trial whose values differ from the space's own trains a network).
+Its extra metrics: each precision's accuracy on every sample, the average weight bits a sample is answered at
+(sum_p ER_p B_p), whether the forward pass was cached."""

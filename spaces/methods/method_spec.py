@@ -44,8 +44,17 @@ class MethodSpec:
     mapping) as one frozen options object (``SearchSpace.options``), raising one-line SpaceErrors naming the
     field; its ``num_exits`` attribute, where it has one, is the space's number of classifiers."""
 
+    option_knobs: tuple[tuple[str, str, tuple[str, ...], str], ...] = ()
+    """Named settings the method can search: ``(search key, field, allowed values, phase)``, e.g. DPOQ's
+    ``("training", "precision.training", ("grad_scale", "joint", "separate"), "train")``."""
+
     def knob_phase(self, key: str) -> str | None:
-        return dict(self.knobs).get(key)
+        found = dict(self.knobs).get(key)
+        return found if found is not None else next((k[3] for k in self.option_knobs if k[0] == key), None)
+
+    def option_knob(self, key: str) -> tuple[str, tuple[str, ...], str] | None:
+        """``(field, allowed values, phase)`` of option knob ``key``, ``None`` when ``key`` is not one."""
+        return next(((f, allowed, phase) for k, f, allowed, phase in self.option_knobs if k == key), None)
 
     def metric_names(self, num_exits: int) -> tuple[str, ...]:
         """:attr:`metrics` with ``{exit}`` expanded over ``num_exits`` classifiers, in declaration order."""

@@ -54,12 +54,31 @@ def test_sections_are_optional_and_default_to_the_paper_setting() -> None:
     ({"inference": {"ensemble": "yes"}}, "inference.ensemble", "true or false"),
     ({"gating": {}}, "space", "unknown keys ['gating']"),
     ({"search": {"target_compute": [0.5]}}, "search.target_compute", "method dpoq cannot search"),
+    ({"search": {"training": ["scaled"]}}, "search.training", "one of grad_scale, joint, separate, got 'scaled'"),
+    ({"search": {"bn": []}}, "search.bn", "non-empty list"),
+    ({"search": {"training": {"values": ["joint"], "phase": "inference"}}}, "search.training.phase",
+     "searches training in the train phase and cannot honour phase 'inference'"),
 ])
 def test_bad_dpoq_sections_are_one_line_naming_file_and_field(changes: dict, field: str, needle: str) -> None:
     with pytest.raises(SpaceError) as raised:
         parse_space(_space(**changes), source="bad.yaml")
     text = str(raised.value)
     assert "bad.yaml" in text and field in text and needle in text and "\n" not in text, text
+
+
+def test_training_settings_are_train_phase_knobs_with_text_columns() -> None:
+    space = parse_space(_space(search={"training": ["grad_scale", "joint"], "threshold": [0.5, 0.9]}), "a.yaml")
+    knob = space.dimension("precision.training")
+    assert knob.kind == "setting" and knob.phase == "train" and knob.choices == ("grad_scale", "joint")
+    assert space.train_labels == ("precision.training",)
+    assert space.structural_labels == ("precision.training",)  # a forward pass depends on the trained network
+    assert space.uniform((4, 4))["precision.training"] == "grad_scale"  # the space's own setting
+    assert space.format(space.parse({"precision.training": "joint", "budget.threshold": "0.9"})) == \
+        {"precision.training": "joint", "budget.threshold": "0.9"}
+    with pytest.raises(SpaceError, match="method usdn cannot search training"):
+        usdn = yaml.safe_load(preset_text("tiny-digits"))
+        usdn["search"] = {"training": ["joint"]}
+        parse_space(usdn, "u.yaml")
 
 
 def test_precision_costs_are_macs_times_path_bits_times_activation_bits() -> None:

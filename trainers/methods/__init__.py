@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from trainers.methods.dpoq import DpoqNetworks, PrecisionEvaluation, PrecisionEvaluator
-from trainers.methods.method_networks import Evaluator, MethodNetworks, method_networks, register_method_networks
+from trainers.methods.method_networks import (
+    Evaluator,
+    MethodNetworks,
+    TrialTraining,
+    method_networks,
+    register_method_networks,
+)
 from trainers.methods.usdn import UsdnNetworks
 
 __all__ = ["DpoqNetworks", "Evaluator", "MethodNetworks", "PrecisionEvaluation", "PrecisionEvaluator",
-           "UsdnNetworks", "method_networks", "register_method_networks"]
+           "TrialTraining", "UsdnNetworks", "method_networks", "register_method_networks"]

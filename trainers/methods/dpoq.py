@@ -5,6 +5,7 @@ inference (Sec. 3.3) from them."""
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,11 +57,17 @@ class PrecisionEvaluation(ConfigEvaluation):
 
 class PrecisionEvaluator:
     """Scores thresholds of dynamic-precision inference on one split: the network runs once (every precision
-    in one pass, :meth:`early_exit`), then every configuration (its thresholds and trade-off: inference knobs
-    only) is read from the stored logits, priced per exit by :func:`~spaces.cost.precision_classifier_costs`."""
+    in one pass, :meth:`early_exit`), then every configuration (its thresholds and trade-off: inference knobs)
+    is read from the stored logits, priced per exit by :func:`~spaces.cost.precision_classifier_costs`.
+
+    Train-phase knobs (``precision.training``, ``precision.bn``): a configuration with the space's own values is
+    scored on ``net``; one with other values on a network of those settings trained here from scratch with
+    ``trial_training`` (seeded, so the same values give the same network), kept for the next configurations
+    with the same values (the last ``cache_size`` settings), each with its one forward pass."""
 
     def __init__(self, space: SearchSpace, net: nn.Module, inputs: torch.Tensor, labels: torch.Tensor,
-                 batch_size: int = 1024, device: torch.device | None = None) -> None:
+                 batch_size: int = 1024, device: torch.device | None = None, trial_training: Any = None,
+                 cache_size: int = 4) -> None:
         self.space = space
         self.options = dpoq_options(space)
         self.device = device or torch.device("cpu")
@@ -70,39 +77,83 @@ class PrecisionEvaluator:
         self.costs = precision_classifier_costs(space.backbone, self.options.bit_list, self.options.a_bits,
                                                 self.options.input_bits, self.options.classifier_bits)
         self.rule = exit_rule(self.options)
-        self._evaluation: EarlyExitEvaluation | None = None
+        self.trial_training = trial_training
+        self.cache_size = cache_size
+        self._own = (self.options.training, self.options.bn)
+        self._nets: OrderedDict[tuple[str, str], nn.Module] = OrderedDict()
+        self._evaluations: dict[tuple[str, str], EarlyExitEvaluation] = {}
+        self.trained_for_trials = 0
+        """Networks this evaluator trained for train-phase values other than the space's own."""
 
-    @torch.inference_mode()
-    def logits(self) -> torch.Tensor:
-        """``(P, N, C)``: every precision's logits on the split, lowest first."""
-        parts = [self.net(self.inputs[i:i + self.batch_size]) for i in range(0, len(self.inputs), self.batch_size)]
-        return torch.cat(parts, dim=1).float()
+    def settings(self, config: Mapping[str, Any] | None = None) -> tuple[str, str]:
+        """``(training, bn)`` of ``config`` (its train-phase knobs; the space's own values for the others)."""
+        values = dict(zip(("training", "bn"), self._own, strict=True))
+        for label in self.space.train_labels if config is not None else ():
+            values[label.split(".", 1)[1]] = str(config[label])
+        return values["training"], values["bn"]
 
-    def early_exit(self, ensemble: bool | None = None) -> EarlyExitEvaluation:
+    def network(self, settings: tuple[str, str] | None = None) -> nn.Module:
+        """The network of ``settings`` (the space's own: the loaded one), trained here when it is new."""
+        settings = settings or self._own
+        if settings == self._own:
+            return self.net
+        if settings in self._nets:
+            self._nets.move_to_end(settings)
+            return self._nets[settings]
+        if self.trial_training is None:
+            raise ValueError(f"training={settings[0]}, bn={settings[1]} needs a network trained for it, and this "
+                             "evaluator has no trial training inputs")
+        from trainers.data import make_loader
+
+        training = self.trial_training
+        torch.manual_seed(training.seed)
+        net = build_onion_network(self.space, training=settings[0], bn=settings[1]).to(self.device)
+        schedule = paper_schedule(training.schedule)
+        train_precisions(net, make_loader(training.train_data, schedule.batch_size, shuffle=True, seed=training.seed),
+                         schedule, device=self.device)
+        self.trained_for_trials += 1
+        self._nets[settings] = net.eval()
+        while len(self._nets) > self.cache_size:
+            dropped, _ = self._nets.popitem(last=False)
+            self._evaluations.pop(dropped, None)
+        return self._nets[settings]
+
+    def logits(self, settings: tuple[str, str] | None = None) -> torch.Tensor:
+        """``(P, N, C)``: every precision's logits on the split, lowest first (the network trained first, outside
+        inference mode, where the settings are new)."""
+        net = self.network(settings)
+        with torch.inference_mode():
+            parts = [net(self.inputs[i:i + self.batch_size]) for i in range(0, len(self.inputs), self.batch_size)]
+            return torch.cat(parts, dim=1).float()
+
+    def early_exit(self, ensemble: bool | None = None, settings: tuple[str, str] | None = None
+                   ) -> EarlyExitEvaluation:
         """The split's early-exit evaluation (cached for the space's own ``ensemble`` setting)."""
         use = self.options.ensemble if ensemble is None else ensemble
-        if use == self.options.ensemble and self._evaluation is not None:
-            return self._evaluation
-        evaluation = EarlyExitEvaluation(self.logits(), self.labels, self.costs.to_classifier, self.costs.ic_costs,
-                                         ensemble=use)
+        settings = settings or self._own
+        if use == self.options.ensemble and settings in self._evaluations:
+            return self._evaluations[settings]
+        evaluation = EarlyExitEvaluation(self.logits(settings), self.labels, self.costs.to_classifier,
+                                         self.costs.ic_costs, ensemble=use)
         if use == self.options.ensemble:
-            self._evaluation = evaluation
+            self._evaluations[settings] = evaluation
         return evaluation
 
     def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
         self.net.load_state_dict(state)
-        self._evaluation = None
+        self._evaluations.pop(self._own, None)
 
     def forget_cached(self) -> None:
-        self._evaluation = None
+        self._evaluations.clear()
 
     def evaluate(self, config: Mapping[str, Any], budget: Budget | None = None) -> PrecisionEvaluation:
         """Eq. 8-10 with exits = precisions at the config's thresholds, rewarded by the budget's reward."""
         config = self.space.validate(config)
         budget = self.space.budget_for(config, budget or self.space.budget)
         thresholds = self.space.exit_thresholds(config, budget)
-        cached = self._evaluation is not None
-        metrics = self.early_exit().metrics(thresholds, rule=self.rule)
+        settings = self.settings(config)
+        cached = settings in self._evaluations
+        metrics = self.early_exit(settings=settings).metrics(thresholds, rule=self.rule)
         reward = _reward_of(budget)(metrics.early_exit_accuracy, metrics.expected_bops) \
             if math.isfinite(metrics.early_exit_accuracy) else math.nan
         return PrecisionEvaluation(
@@ -154,9 +205,9 @@ class DpoqNetworks(MethodNetworks):
 
     def evaluator(self, space: SearchSpace, network: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, *,
                   batch_size: int = 1024, device: torch.device | None = None,
-                  calibration_inputs: torch.Tensor | None = None) -> PrecisionEvaluator:
+                  calibration_inputs: torch.Tensor | None = None, trial_training: Any = None) -> PrecisionEvaluator:
         """``calibration_inputs`` are not used: every path's BN statistics were trained with the network."""
-        return PrecisionEvaluator(space, network, inputs, labels, batch_size, device)
+        return PrecisionEvaluator(space, network, inputs, labels, batch_size, device, trial_training)
 
 
 DPOQ_NETWORKS = register_method_networks(DpoqNetworks())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
@@ -26,6 +27,17 @@ class Evaluator(Protocol):
         """New weights (interleaved search); drops anything cached from the old ones."""
 
 
+@dataclass(frozen=True)
+class TrialTraining:
+    """What an evaluator needs to score a trial with train-phase knobs (issue 14, item 3): the training split,
+    the schedule each such trial trains with, and its seed. A trial whose train-phase values differ from the
+    trained model's trains a model of its own in the evaluator, then is scored like any other."""
+
+    train_data: Any
+    schedule: Any
+    seed: int = 0
+
+
 class MethodNetworks(ABC):
     """One method's torch side (a registry entry, keyed by the method's name in ``spaces.methods``)."""
 
@@ -38,10 +50,12 @@ class MethodNetworks(ABC):
     @abstractmethod
     def evaluator(self, space: SearchSpace, network: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, *,
                   batch_size: int = 1024, device: torch.device | None = None,
-                  calibration_inputs: torch.Tensor | None = None) -> Evaluator:
+                  calibration_inputs: torch.Tensor | None = None,
+                  trial_training: TrialTraining | None = None) -> Evaluator:
         """An evaluator of ``space``'s configurations on ``network`` (trained weights loaded) and the split
         ``inputs``/``labels``; ``calibration_inputs``: training images for per-path BN recalibration, where the
-        method has it."""
+        method has it; ``trial_training``: how to train a trial whose train-phase knobs differ from ``network``'s
+        (``None`` where the space has none)."""
 
     def train_paths(self, network: nn.Module, batches: Any, schedule: Any,
                     sample_config: Callable[[], Mapping[str, Any]], *, device: torch.device | None = None,

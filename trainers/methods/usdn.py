@@ -24,7 +24,8 @@ class UsdnNetworks(MethodNetworks):
 
     def evaluator(self, space: SearchSpace, network: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, *,
                   batch_size: int = 1024, device: torch.device | None = None,
-                  calibration_inputs: torch.Tensor | None = None) -> ConfigEvaluator:
+                  calibration_inputs: torch.Tensor | None = None, trial_training: Any = None) -> ConfigEvaluator:
+        """USDN honours no train-phase knob (the loader refuses one), so ``trial_training`` is never needed."""
         return ConfigEvaluator(space, network, inputs, labels, batch_size, device,  # type: ignore[arg-type]
                                calibration_inputs=calibration_inputs)
 

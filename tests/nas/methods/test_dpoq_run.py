@@ -94,3 +94,22 @@ def test_nas_train_saves_a_dpoq_network_that_loads(tmp_path: Path) -> None:
     net = method_networks(space.method).build(space)
     net.load_state_dict(torch.load(folder / "supernet.pt", weights_only=True))
     assert net(torch.zeros(3, 1, 8, 8)).shape == (2, 3, 10)  # one classifier per precision
+
+
+def test_a_train_phase_knob_trains_each_setting_on_the_evaluator_pool(tmp_path: Path) -> None:
+    space_file = tiny_dpoq_space(tmp_path)
+    data = yaml.safe_load(space_file.read_text())
+    data["search"] = {"training": ["grad_scale", "separate"], "threshold": [0.5, 0.9]}
+    space_file.write_text(yaml.safe_dump(data))
+    done = _nas(tmp_path, "search", str(space_file), "--controller", "grid", "--budget", "4", "--workers", "1",
+                "--supernet-epochs", "1", "--quiet")
+    assert done.returncode == 0, done.stderr[-3000:]
+    (folder,) = (tmp_path / "runs").iterdir()
+    rows = pq.read_table(next((folder / "searches").rglob("*.parquet"))).to_pylist()
+    assert len(rows) == 4 and all(row["error"] is None for row in rows)
+    by_setting: dict[str, list[dict]] = {}
+    for row in rows:
+        by_setting.setdefault(row["precision.training"], []).append(row)
+    assert sorted(by_setting) == ["grad_scale", "separate"]  # the grid: every setting with every threshold
+    for setting, group in by_setting.items():  # one forward per setting (the second threshold reuses it)
+        assert sorted(row["cached_forward"] for row in group) == [0.0, 1.0], setting

@@ -104,3 +104,45 @@ def test_p2_each_exits_cost_model_price_equals_hook_counted_macs_times_bits(tiny
     for p in range(3):
         body += bitops[p] - head  # slice p of every conv: re-running p-1 -> p
         assert body + head == costs.to_classifier[p]
+
+
+def test_train_phase_knobs_train_a_network_per_setting_once(tmp_path: Path) -> None:
+    from torch.utils.data import TensorDataset
+
+    from trainers.methods import TrialTraining
+    from trainers.training import TrainingSchedule
+
+    data = yaml.safe_load(preset_text("dpoq-digits"))
+    data["backbone"].update(depth=8, width=4)
+    data["precision"]["bit_list"] = [2, 4]
+    data["search"] = {"training": ["grad_scale", "separate"], "bn": ["psbn", "per_path"], "threshold": [0.5, 0.9]}
+    path = tmp_path / "dpoq.yaml"
+    path.write_text(yaml.safe_dump(data))
+    space = load_space(path)
+    assert set(space.train_labels) == {"precision.training", "precision.bn"}
+    torch.manual_seed(0)
+    net = method_networks(space.method).build(space)
+    inputs, labels = torch.randn(32, 1, 8, 8), torch.randint(0, 10, (32,))
+    trials = TrialTraining(TensorDataset(torch.randn(48, 1, 8, 8), torch.randint(0, 10, (48,))),
+                           TrainingSchedule(epochs=1, lr=0.05, batch_size=16), seed=3)
+    evaluator = PrecisionEvaluator(space, net, inputs, labels, trial_training=trials)
+
+    def config(training: str, bn: str, threshold: str) -> dict:
+        return space.parse({"precision.training": training, "precision.bn": bn, "budget.threshold": threshold})
+
+    own = evaluator.evaluate(config("grad_scale", "psbn", "0.5"))
+    assert evaluator.trained_for_trials == 0 and not own.cached_forward  # the loaded network: nothing trained
+    other = evaluator.evaluate(config("separate", "per_path", "0.5"))
+    assert evaluator.trained_for_trials == 1 and not other.cached_forward
+    again = evaluator.evaluate(config("separate", "per_path", "0.9"))  # same setting, another threshold
+    assert evaluator.trained_for_trials == 1 and again.cached_forward
+    trained = evaluator.network(("separate", "per_path"))
+    assert not trained.psbn and trained.mode == "separate"
+    assert not torch.equal(evaluator.logits(("separate", "per_path")), evaluator.logits(("grad_scale", "psbn")))
+    twin = PrecisionEvaluator(space, net, inputs, labels, trial_training=trials)
+    assert twin.evaluate(config("separate", "per_path", "0.5")) == other  # seeded: the same values, the same net
+    blind = PrecisionEvaluator(space, net, inputs, labels)
+    assert blind.evaluate(config("grad_scale", "psbn", "0.9")).reward == evaluator.evaluate(
+        config("grad_scale", "psbn", "0.9")).reward  # the space's own setting needs no training
+    with pytest.raises(ValueError, match="no trial training inputs"):
+        blind.evaluate(config("separate", "psbn", "0.5"))
