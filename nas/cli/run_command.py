@@ -28,7 +28,7 @@ DEFAULT_CONTROLLERS = ["reinforce", "tpe", "random"]
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser(
-        "run", help="the whole job: supernet, search, retrain the winners with KD, report",
+        "run", help="the whole job: train, search, the method's finish (USDN: KD retrain), report",
         description="Train the model of SPACE's method, search it with several controllers (Ray actors), then "
                     "finish as the method does, with a report of tables and plots. USDN (the default): the "
                     "supernet; its winners retrained (full-precision teacher, then IC-wise knowledge distillation, "

@@ -65,10 +65,12 @@ def _trials_per_call(text: str) -> int | str:
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     search = subparsers.add_parser(
-        "search", help="train a supernet and search it with one controller",
-        description="Train the USDN supernet of SPACE (uniform path sampling), then search bit-widths and IC "
-                    "locations with a controller running as a Ray actor and a pool of evaluator actors. Every "
-                    "evaluation is an MLflow metric step and a Parquet row; checkpoints make it resumable.",
+        "search", help="train a space's model and search it with one controller",
+        description="Train the model of SPACE's method (USDN: the supernet, uniform path sampling; DPOQ: the onion "
+                    "network), then search its dimensions (USDN: bit-widths and IC locations; both: the knobs of "
+                    "its search: section) with a controller running as a Ray actor and a pool of evaluator "
+                    "actors. Every evaluation is an MLflow metric step and a Parquet row; checkpoints make it "
+                    "resumable.",
         epilog="Example: nas search tiny-digits --controller reinforce --budget 100 --workers 2. "
                "Resume an interrupted search with: nas search --resume RUN_ID.")
     search.add_argument("space", nargs="?", help="preset name or YAML file (see `nas spaces list`)")
@@ -81,8 +83,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     search.set_defaults(handler=run_search)
 
     compare = subparsers.add_parser(
-        "compare", help="compare controllers on the same supernet, budget and seeds",
-        description="Run several controllers over the same trained supernet, evaluator, budget and seeds; report "
+        "compare", help="compare controllers on the same trained model, budget and seeds",
+        description="Run several controllers over the same trained model (USDN: the supernet), evaluator, budget "
+                    "and seeds; report "
                     "best-so-far reward curves (mean and spread over seeds), Pareto fronts of early-exit accuracy "
                     "against expected BOPs, hypervolume and evaluations needed to reach 99 % of the best reward, "
                     "as PNG plots, a table (printed, and an MLflow table on the parent run) and a report "
