@@ -66,8 +66,20 @@ def _cost_check(space: SearchSpace) -> tuple[bool, str]:
     return ok, f"path BOPs {paths}; re-run costs equal the new slices: {'yes' if ok else 'no'}"
 
 
+def _finish(figure: Any, axes: Any, path: Path, title: str, xlabel: str) -> Path:
+    """Title, axis labels (test accuracy in %), grid and legend; the PNG saved at ``path``."""
+    from nas.reports.plots import _save
+
+    axes.set_title(title)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("test accuracy (%)")
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="lower right", fontsize=8)
+    return _save(figure, path)
+
+
 def _plot_orderings(curves: Mapping[str, Any], path: Path) -> Path:
-    from nas.reports.plots import _color, _figure, _save
+    from nas.reports.plots import _color, _figure
 
     figure, axes = _figure()
     base = curves["to_classifier"][0]
@@ -80,16 +92,12 @@ def _plot_orderings(curves: Mapping[str, Any], path: Path) -> Path:
     static = curves["static"]
     axes.scatter([s["expected_bops"] / base for s in static], [100 * s["accuracy"] for s in static], color="0.2",
                  marker="*", s=70, zorder=3, label="each precision alone")
-    axes.set_title("Accuracy vs relative BOPs for the three orderings (DPOQ Fig. 3 form)")
-    axes.set_xlabel("expected BOPs per sample / BOPs of the lowest path")
-    axes.set_ylabel("test accuracy (%)")
-    axes.grid(True, alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8)
-    return _save(figure, path)
+    return _finish(figure, axes, path, "Accuracy vs relative BOPs for the three orderings (DPOQ Fig. 3 form)",
+                   "expected BOPs per sample / BOPs of the lowest path")
 
 
 def _plot_average_bits(curves: Mapping[str, Any], individual: Mapping[int, float], path: Path) -> Path:
-    from nas.reports.plots import _color, _figure, _save
+    from nas.reports.plots import _color, _figure
 
     figure, axes = _figure()
     dynamic = sorted((p["avg_bits"], 100 * p["accuracy"]) for p in curves["curves"]["normalized"])
@@ -103,12 +111,8 @@ def _plot_average_bits(curves: Mapping[str, Any], individual: Mapping[int, float
         axes.plot(bits, [100 * individual[b] for b in bits], color="0.3", marker="s", linestyle="--", linewidth=1.0,
                   label="individual QAT")
     axes.set_xscale("log", base=2)
-    axes.set_title("Accuracy vs average weight bits (DPOQ Fig. 5 form)")
-    axes.set_xlabel("average weight bits per sample")
-    axes.set_ylabel("test accuracy (%)")
-    axes.grid(True, alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8)
-    return _save(figure, path)
+    return _finish(figure, axes, path, "Accuracy vs average weight bits (DPOQ Fig. 5 form)",
+                   "average weight bits per sample")
 
 
 def write_dpoq_report(folder: Path, space: SearchSpace, results: Mapping[str, Mapping[str, Any]],
