@@ -60,6 +60,9 @@ class Controller(ABC):
         self._next_trial_id = 0
         self._pending: dict[int, Trial] = {}
         self._history: list[tuple[Trial, TrialResult]] = []
+        self._history_state: list[dict[str, Any]] = []
+        """The ``state_dict`` entries of the first told trials, made once each: the history only grows, and a
+        checkpoint of a long search would otherwise format every told config again each time."""
         self._told: set[int] = set()
         self._best: tuple[Trial, float] | None = None
 
@@ -153,11 +156,26 @@ class Controller(ABC):
             "next_trial_id": self._next_trial_id,
             "pending": [{"trial_id": t.trial_id, "config": self.space.format(t.config)}
                         for t in sorted(self._pending.values(), key=lambda t: t.trial_id)],
-            "history": [{"trial_id": t.trial_id, "config": self.space.format(t.config), "result": r.to_dict()}
-                        for t, r in self._history],
+            "history": [],
             "internal": self._internal_state(),
         }
-        return plain_json(state, f"state of controller {self.name!r}")
+        state = plain_json(state, f"state of controller {self.name!r}")
+        state["history"] = [{"trial_id": h["trial_id"], "config": dict(h["config"]),
+                             "result": {**h["result"], "metrics": dict(h["result"]["metrics"])}}
+                            for h in self._history_entries()]  # copies: the caller may change its state
+        return state
+
+    def _history_entries(self) -> list[dict[str, Any]]:
+        """``{"trial_id", "config" (text), "result"}`` of every told trial, in tell order, as plain JSON (each entry
+        made once: :attr:`_history_state`)."""
+        cache = getattr(self, "_history_state", None)
+        if cache is None or len(cache) > len(self._history) or (
+                cache and cache[-1]["trial_id"] != self._history[len(cache) - 1][0].trial_id):
+            cache = self._history_state = []
+        for trial, result in self._history[len(cache):]:
+            cache.append(plain_json({"trial_id": trial.trial_id, "config": self.space.format(trial.config),
+                                     "result": result.to_dict()}, f"history of controller {self.name!r}"))
+        return cache
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore from :meth:`state_dict` output (seed included); ``ValueError`` if it belongs to another
@@ -198,6 +216,7 @@ class Controller(ABC):
         self.seed = int(state["seed"])
         self._next_trial_id = int(state["next_trial_id"])
         self._history = history
+        self._history_state = []
         self._told = {t.trial_id for t, _ in history}
         self._pending = pending if self.keeps_pending_on_resume else {}
         self._best = None

@@ -108,6 +108,9 @@ class Trajectory:
         self._typed = tuple(typed_values(space).items())
         self.rows: list[dict[str, Any]] = [self._complete({k: v for k, v in r.items() if k in self._known})
                                            for r in rows]
+        self._converted: tuple[int, dict[str, Any], dict[str, Any], pa.Table] | None = None
+        """``(n, rows[0], rows[n - 1], table of rows[:n])`` from the last :meth:`table`: rows are only appended, so
+        the next one converts the new rows alone (a checkpoint of a long, fast search writes the table often)."""
 
     def _complete(self, row: Mapping[str, Any]) -> dict[str, Any]:
         full = dict.fromkeys(self._names)
@@ -130,7 +133,17 @@ class Trajectory:
         return len(self.rows)
 
     def table(self) -> pa.Table:
-        return pa.Table.from_pylist(self.rows, schema=self.schema)
+        rows, done = self.rows, self._converted
+        if done is not None and 0 < done[0] <= len(rows) and rows[0] is done[1] and rows[done[0] - 1] is done[2]:
+            table = done[3]
+            if len(rows) > done[0]:
+                table = pa.concat_tables([table, pa.Table.from_pylist(rows[done[0]:], schema=self.schema)])
+                table = table.combine_chunks()
+        else:  # first call, or rows replaced (a resume cuts them back to its checkpoint)
+            table = pa.Table.from_pylist(rows, schema=self.schema)
+        if rows:
+            self._converted = (len(rows), rows[0], rows[-1], table)
+        return table
 
     def write(self, path: str | Path) -> Path:
         table = self.table()

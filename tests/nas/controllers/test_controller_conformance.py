@@ -130,6 +130,34 @@ def test_state_dict_is_plain_json(name: str) -> None:
     assert json.loads(json.dumps(state, allow_nan=False)) == state
 
 
+def _history_from_scratch(controller: Controller) -> list[dict[str, Any]]:
+    return json.loads(json.dumps([{"trial_id": t.trial_id, "config": SPACE.format(t.config), "result": r.to_dict()}
+                                  for t, r in controller.history]))
+
+
+def test_state_dict_history_is_made_once_per_trial_and_stays_exact(name: str) -> None:
+    """The history entries of ``state_dict`` are kept between calls (a long search checkpoints often): every state
+    still lists each told trial as formatting it afresh would, after more tells, after a load, and a caller that
+    changes a state it was given changes nothing else."""
+    controller, outstanding = _half_told(name)
+    first = controller.state_dict()
+    assert first["history"] == _history_from_scratch(controller)
+    saved = json.loads(json.dumps(first))
+    first["history"][0]["config"][SPACE.labels[0]] = "W99A99"
+    first["history"][0]["result"]["metrics"]["ee_accuracy"] = -1.0
+    controller.tell(4, synthetic_result(outstanding[4]))
+    second = controller.state_dict()
+    assert second["history"] == _history_from_scratch(controller) and len(second["history"]) == 5
+    restored = create_controller(name, SPACE, seed=5)
+    restored.load_state_dict(json.loads(json.dumps(second)))
+    extra = restored.ask()  # (a controller that drops pending trials on load has 5 outstanding no more)
+    restored.tell(extra.trial_id, synthetic_result(extra.config))
+    assert restored.state_dict()["history"] == _history_from_scratch(restored)
+    assert len(restored.state_dict()["history"]) == 6
+    controller.load_state_dict(saved)  # back to 4 told trials in a controller that had listed 5
+    assert controller.state_dict()["history"] == saved["history"] == _history_from_scratch(controller)
+
+
 def test_resume_continues(name: str) -> None:
     original, outstanding = _half_told(name)
     state: dict[str, Any] = json.loads(json.dumps(original.state_dict()))

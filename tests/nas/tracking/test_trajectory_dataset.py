@@ -111,3 +111,26 @@ def test_a_methods_own_metrics_are_columns_and_may_be_absent_from_earlier_files(
     pq.write_table(table.drop_columns(list(extra)), path)  # as written before the method declared them
     trajectory = read_trajectory(path, tiny_space)
     assert len(trajectory) == 4 and all(row[name] is None for row in trajectory.rows for name in extra)
+
+
+def test_table_converts_only_new_rows_and_equals_a_fresh_conversion(tiny_space: SearchSpace, tmp_path: Path) -> None:
+    """``Trajectory.table`` keeps the table of the rows it converted (a fast search checkpoints often): appended
+    rows, rows cut back (a resume) or replaced all give the table a fresh conversion gives, and the file too."""
+    rows = _rows(tiny_space, 30, seed=4)
+    trajectory = Trajectory(tiny_space, rows[:10], search="s")
+
+    def fresh() -> pa.Table:
+        return pa.Table.from_pylist(trajectory.rows, schema=trajectory.schema)
+
+    assert trajectory.table().equals(fresh())
+    for row in rows[10:25]:
+        trajectory.append(row)
+    assert trajectory.table().equals(fresh()) and trajectory.table().num_rows == 25
+    trajectory.rows = trajectory.rows[:7]  # what a resume does with rows past its checkpoint
+    assert trajectory.table().equals(fresh()) and trajectory.table().num_rows == 7
+    trajectory.rows = [dict(r, reward=0.5) for r in trajectory.rows]  # other row objects: converted again
+    assert trajectory.table().column("reward").to_pylist() == [0.5] * 7
+    for row in rows[25:]:
+        trajectory.append(row)
+    trajectory.write(tmp_path / "t.parquet")
+    assert pq.read_table(tmp_path / "t.parquet").equals(fresh())
