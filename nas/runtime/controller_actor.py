@@ -13,6 +13,15 @@ from typing import Any
 from nas.controllers import Controller, Trial, TrialResult, controller_class
 from spaces import Config, SearchSpace
 
+PackedResult = tuple[int, str, float | None, dict[str, float], str]
+"""``(trial_id, state, reward, metrics, reason)`` of a :class:`TrialResult`: what the search loop sends to be told."""
+
+
+def pack_result(trial_id: int, result: TrialResult) -> PackedResult:
+    """``result`` as plain values. Ray pickles arguments with cloudpickle, whose Python-level reducer visits every
+    object: a dataclass per result costs a noticeable share of a call that tells dozens of millisecond trials."""
+    return trial_id, result.state, result.reward, result.metrics, result.reason
+
 
 class ControllerHost:
     """Hosts the controller of the current search; :func:`controller_host` makes it a Ray actor.
@@ -80,10 +89,11 @@ class ControllerHost:
         space = self.controller.space
         return [(trial.trial_id, space.format(trial.config)) for trial in self.ask(n)]
 
-    def tell_and_ask_text(self, results: list[tuple[int, TrialResult]], n: int) -> list[tuple[int, dict[str, str]]]:
-        """Tell ``results`` in order, then :meth:`ask_text` ``n``: one round trip per evaluator call."""
-        for trial_id, result in results:
-            self.controller.tell(trial_id, result)
+    def tell_and_ask_text(self, results: list[PackedResult], n: int) -> list[tuple[int, dict[str, str]]]:
+        """Tell ``results`` (:func:`pack_result` each) in order, then :meth:`ask_text` ``n``: one round trip per
+        evaluator call."""
+        for trial_id, state, reward, metrics, reason in results:
+            self.controller.tell(trial_id, TrialResult(reward=reward, metrics=metrics, state=state, reason=reason))
         return self.ask_text(n)
 
     def state_dict(self) -> dict[str, Any]:

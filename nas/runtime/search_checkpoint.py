@@ -32,9 +32,13 @@ class SearchCheckpoint:
     child_run_id: str | None = None
     finished: bool = False
 
-    def save(self, folder: str | Path, trajectory: Trajectory, checkpoint_folder: str | Path | None = None) -> None:
+    def save(self, folder: str | Path, trajectory: Trajectory, checkpoint_folder: str | Path | None = None, *,
+             trajectory_written: bool = False) -> None:
+        """``trajectory_written``: the caller has just written ``trajectory`` (the search loop does while the
+        controller builds its state)."""
         folder = Path(folder)
-        trajectory.write(folder / TRAJECTORY)
+        if not trajectory_written:
+            trajectory.write(folder / TRAJECTORY)
         # A shallow dict (``asdict`` would deep-copy the controller state) in compact JSON: a save stays a
         # few milliseconds however long the history grows.
         atomic_write_json(Path(checkpoint_folder or folder) / CHECKPOINT,

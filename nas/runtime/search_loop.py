@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.controllers import TrialResult
-from nas.runtime.controller_actor import controller_host
+from nas.runtime.controller_actor import controller_host, pack_result
 from nas.runtime.evaluator_pool import EvaluatorPool
 from nas.runtime.interrupts import deferred_interrupts
 from nas.runtime.run_folder import read_search
@@ -310,10 +310,14 @@ class SearchLoop:
 
         def save(finished: bool = False, timeout: float | None = None) -> None:
             pending = [{"trial_id": t, "config": c} for trials in in_flight.values() for t, c in trials]
-            state = ray.get(controller.state_dict.remote(), timeout=timeout)
+            evaluations = len(trajectory)
+            state_ref = controller.state_dict.remote()
+            with deferred_interrupts():  # the rows while the controller builds its state (first, as ever)
+                trajectory.write(self.folder / TRAJECTORY)
+            state = ray.get(state_ref, timeout=timeout)
             with deferred_interrupts():
-                SearchCheckpoint(asdict(settings), state, len(trajectory), pending, child, finished).save(
-                    self.folder, trajectory, self.checkpoint_folder)
+                SearchCheckpoint(asdict(settings), state, evaluations, pending, child, finished).save(
+                    self.folder, trajectory, self.checkpoint_folder, trajectory_written=True)
                 if self.tracker is not None and self.parent_run_id:  # the run folder in MLflow, before the steps
                     mirror_search(self.tracker, self.parent_run_id, settings.key, self.folder / TRAJECTORY,
                                   (self.checkpoint_folder or self.folder) / CHECKPOINT)
@@ -357,7 +361,7 @@ class SearchLoop:
                     told += len(results)
                     sizer.observe(outs)
                     # The critical path: the results told and the next trials queued before any bookkeeping.
-                    told_pairs = [(trial_id, result) for trial_id, _, _, result in results]
+                    told_pairs = [pack_result(trial_id, result) for trial_id, _, _, result in results]
                     asked = ray.get(controller.tell_and_ask_text.remote(told_pairs, room()))
                     submit(asked)
                     fill()  # auto: calls grew (room() counts them); otherwise nothing is left to ask

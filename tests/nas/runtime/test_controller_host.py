@@ -59,3 +59,22 @@ def test_host_without_a_controller_says_so(tiny_space) -> None:
     with pytest.raises(RuntimeError, match="no controller started"):
         ControllerHost().ask(1)
     assert ControllerHost().ready() is True
+
+
+def test_text_calls_tell_packed_results_and_ask_formatted_trials(tiny_space) -> None:
+    """``ask_text`` / ``tell_and_ask_text`` (what the search loop calls): the same trials, formatted, as ``ask`` and
+    ``tell`` with :class:`TrialResult` objects; a failure stays a failure."""
+    from nas.runtime.controller_actor import pack_result
+
+    options = {"samples_per_update": 2, "lr": 5.0}
+    host, plain = ControllerHost(), create_controller("reinforce", tiny_space, seed=2, **options)
+    host.start("reinforce", tiny_space, seed=2, options=options)
+    asked = host.ask_text(3)
+    assert asked == [(t.trial_id, tiny_space.format(t.config)) for t in (plain.ask() for _ in range(3))]
+    results = [(0, TrialResult.complete(0.2, ee_accuracy=0.2, expected_bops=1e6)), (1, TrialResult.failed("boom")),
+               (2, TrialResult.complete(0.9, ee_accuracy=0.8, expected_bops=2e6))]
+    after = host.tell_and_ask_text([pack_result(*r) for r in results], 2)
+    for trial_id, result in results:
+        plain.tell(trial_id, result)
+    assert after == [(t.trial_id, tiny_space.format(t.config)) for t in (plain.ask() for _ in range(2))]
+    assert host.state_dict()["history"] == plain.state_dict()["history"]  # results told exactly, failure included
