@@ -33,6 +33,7 @@ from trainers.networks.multi_exit_network import (
 from trainers.networks.onion_network import OnionNetwork
 from trainers.networks.psbn import PathBatchNorm, PrecisionShiftBatchNorm
 from trainers.networks.recurrent_gate import GateStep, RecurrentGate, hard_one_hot, straight_through_one_hot
+from trainers.networks.recurrent_gate_core import RecurrentGateCore
 from trainers.networks.shared_quant_conv import SharedQuantConvBN, split_bits
 from trainers.networks.weight_transfer import (
     INIT_MODES,
@@ -63,6 +64,7 @@ __all__ = [
     "PathBatchNorm",
     "PrecisionShiftBatchNorm",
     "RecurrentGate",
+    "RecurrentGateCore",
     "SharedQuantConvBN",
     "TrainingMode",
     "branch_blocks",

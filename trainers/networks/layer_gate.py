@@ -6,7 +6,9 @@ The layers are built from the cost model's :func:`~spaces.cost.option_costs.recu
 output, so the gate's MACs are the cost model's (pooling and sigmoid free, one LSTM step per gated block).
 
 DFS's :class:`~trainers.networks.recurrent_gate.RecurrentGate` has the same layers but ends in a softmax over the
-options; a softmax over one output is constantly 1, so DDI has its own gate here (same structure, sigmoid end).
+options; a softmax over one output is constantly 1, so DDI has its own head here: both are built on
+:class:`~trainers.networks.recurrent_gate_core.RecurrentGateCore` (pool -> conv -> shared LSTM -> linear), this
+module adds the sigmoid end, the 0/1 decisions and the Gaussian initialisation.
 
 Binarisation (:func:`straight_through_binary`): forward exactly ``1[p > 0.5]``, backward the sigmoid's gradient
 (straight through the threshold; SkipNet's supervised gate, METHODS.md 4.7). ``p = 0.5`` exactly gives 0.
@@ -25,16 +27,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from spaces.backbones import LayerSpec
-from spaces.cost.option_costs import GATE_HIDDEN, GATE_WIDTH, recurrent_gate_layers
+from spaces.cost.option_costs import GATE_HIDDEN, GATE_WIDTH
+from trainers.networks.recurrent_gate_core import BlockSpecs, GateState, RecurrentGateCore, gate_block_layers
 
-GateState = tuple[torch.Tensor, torch.Tensor]
-"""The LSTM's ``(h, c)``, each ``(1, N, hidden)``."""
+__all__ = [
+    "DEFAULT_INIT_STD",
+    "GateState",
+    "LayerGate",
+    "LayerGateStep",
+    "gaussian_init_",
+    "hard_binary",
+    "straight_through_binary",
+]
 
 DEFAULT_INIT_STD = 0.1
 """Standard deviation of the Gaussian gate initialisation (DDI Sec. 3.3 names the distribution, not its width)."""
@@ -79,78 +89,41 @@ class LayerGateStep:
     state: GateState
 
 
-class LayerGate(nn.Module):
+class LayerGate(RecurrentGateCore):
     """The layer gates of all gated blocks: ``proj`` (one 1x1 conv per block), one ``lstm``, one ``fc`` to a scalar.
 
     ``layers[i]`` are gated block ``i``'s specs (:func:`recurrent_gate_layers` with one output: conv, lstm,
     linear); every block's LSTM and linear specs must agree (they are shared), the convs may differ in input
     channels. :meth:`macs` is the specs' sum, the cost model's price of one sample's pass through all gates.
+    Weights from N(0, ``init_std``), biases 0 but the output bias, ``bias_init`` (DDI Sec. 3.3).
     """
+
+    gate_name: ClassVar[str] = "layer gate"
+    layers_name: ClassVar[str] = "layer-gate layers"
 
     def __init__(self, layers: Sequence[Sequence[LayerSpec]], *, init_std: float = DEFAULT_INIT_STD,
                  bias_init: float = 0.0) -> None:
-        super().__init__()
-        if not layers:
-            raise ValueError("a layer gate needs at least one gated block")
-        specs = tuple(tuple(block) for block in layers)
-        for block in specs:
-            kinds = tuple(spec.kind for spec in block)
-            if kinds != ("conv", "lstm", "linear"):
-                raise ValueError(f"layer-gate layers must be (conv, lstm, linear), got {kinds}")
-            proj, lstm, fc = block
-            if proj.kernel_size != 1 or proj.out_channels != lstm.in_channels or lstm.out_channels != fc.in_channels:
-                raise ValueError(f"layer-gate layers of {proj.name} do not chain: 1x1 conv -> lstm -> linear")
-            if fc.out_channels != 1:
-                raise ValueError(f"DDI's layer gate has one (sigmoid) output, {fc.name} has {fc.out_channels}")
-        first_lstm, first_fc = specs[0][1], specs[0][2]
-        for block in specs:
-            if (block[1].in_channels, block[1].out_channels) != (first_lstm.in_channels, first_lstm.out_channels) \
-                    or block[2].in_channels != first_fc.in_channels:
-                raise ValueError("every gated block must share the LSTM and the FC: their specs differ")
-        self.specs = specs
-        self.proj = nn.ModuleList(nn.Conv2d(block[0].in_channels, block[0].out_channels, 1) for block in specs)
-        self.lstm = nn.LSTM(first_lstm.in_channels, first_lstm.out_channels)
-        self.fc = nn.Linear(first_fc.in_channels, 1)
+        super().__init__(layers, "per_block")
         gaussian_init_(self, init_std)
         gaussian_init_(self.fc, init_std, bias_init)
+
+    def _check_block(self, block: BlockSpecs) -> None:
+        fc = block[2]
+        if fc.out_channels != 1:
+            raise ValueError(f"DDI's layer gate has one (sigmoid) output, {fc.name} has {fc.out_channels}")
 
     @classmethod
     def for_blocks(cls, names: Sequence[str], in_channels: Sequence[int], width: int = GATE_WIDTH,
                    hidden: int = GATE_HIDDEN, **options: float) -> LayerGate:
         """The gate of blocks ``names`` whose inputs have ``in_channels`` (specs named ``"{block}.gate"``, as
         :func:`~spaces.cost.option_costs.ddi_cost_table` prices them); ``options``: ``init_std``, ``bias_init``."""
-        if len(names) != len(in_channels):
-            raise ValueError(f"{len(names)} block names for {len(in_channels)} input widths")
-        return cls([recurrent_gate_layers(f"{name}.gate", c, 1, width, hidden)
-                    for name, c in zip(names, in_channels, strict=True)], **options)
-
-    @property
-    def num_blocks(self) -> int:
-        return len(self.specs)
-
-    @property
-    def hidden(self) -> int:
-        return self.lstm.hidden_size
-
-    def macs(self) -> int:
-        """MACs of one sample's pass through every gated block's gate step (the specs' sum)."""
-        return sum(spec.macs for block in self.specs for spec in block)
-
-    def init_state(self, like: torch.Tensor) -> GateState:
-        """Zero ``(h, c)`` for a batch like ``like`` (``(N, ...)``), on its device and dtype."""
-        zeros = like.new_zeros(1, like.shape[0], self.hidden)
-        return zeros, zeros.clone()
+        return cls(gate_block_layers(names, in_channels, 1, width, hidden), **options)
 
     def step(self, index: int, x: torch.Tensor, state: GateState | None = None) -> LayerGateStep:
         """Gate of gated block ``index`` on ``x`` (``(N, C, H, W)``, the block's input ``F_{i-1}``); ``state``
         ``None`` starts from zero. Training: straight-through 0/1; evaluation: hard 0/1."""
-        if not 0 <= index < self.num_blocks:
-            raise IndexError(f"gate index {index} outside 0..{self.num_blocks - 1}")
-        if state is None:
-            state = self.init_state(x)
-        features = self.proj[index](F.adaptive_avg_pool2d(x, 1)).flatten(1)
-        out, state = self.lstm(features.unsqueeze(0), state)
-        logit = self.fc(out[0]).squeeze(1)
+        logits, state = self.logits_step(index, x, state)
+        logit = logits.squeeze(1)
         prob = torch.sigmoid(logit)
         gate = straight_through_binary(prob) if self.training else hard_binary(prob)
         return LayerGateStep(logit, prob, gate, state)
