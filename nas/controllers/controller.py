@@ -108,6 +108,7 @@ class Controller(ABC):
         del self._pending[trial_id]
         self._told.add(trial_id)
         self._history.append((trial, result))
+        self._history_entries()  # its state_dict entry now, so that a checkpoint needs none made at once
         self._consider_best(trial, result)
 
     def _consider_best(self, trial: Trial, result: TrialResult) -> None:
@@ -166,15 +167,15 @@ class Controller(ABC):
         return state
 
     def _history_entries(self) -> list[dict[str, Any]]:
-        """``{"trial_id", "config" (text), "result"}`` of every told trial, in tell order, as plain JSON (each entry
-        made once: :attr:`_history_state`)."""
+        """``{"trial_id", "config" (text), "result"}`` of every told trial, in tell order (each entry made once:
+        :attr:`_history_state`). Plain JSON as made: an int, texts and ``TrialResult.to_dict`` (finite floats)."""
         cache = getattr(self, "_history_state", None)
         if cache is None or len(cache) > len(self._history) or (
                 cache and cache[-1]["trial_id"] != self._history[len(cache) - 1][0].trial_id):
             cache = self._history_state = []
         for trial, result in self._history[len(cache):]:
-            cache.append(plain_json({"trial_id": trial.trial_id, "config": self.space.format(trial.config),
-                                     "result": result.to_dict()}, f"history of controller {self.name!r}"))
+            cache.append({"trial_id": int(trial.trial_id), "config": self.space.format(trial.config),
+                          "result": result.to_dict()})
         return cache
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
