@@ -163,7 +163,8 @@ def _in_range(key: str, value: float) -> bool:
 _RANGE_TEXT = {"threshold": "(0, 1]", "thresholds": "(0, 1]", "target_compute": "(0, 1]", "tradeoff": ">= 0"}
 
 
-def _option_knob(key: str, grid: Any, option: tuple[str, tuple[str, ...], str], source: str) -> OptionKnob:
+def _option_knob(key: str, grid: Any, option: tuple[str, tuple[str, ...], str], source: str,
+                 check: Any = None, options: Any = None) -> OptionKnob:
     """A ``search:`` entry naming some of a method's settings (DPOQ's ``training: [grad_scale, separate]``)."""
     target, allowed, phase = option
     field = f"search.{key}"
@@ -177,8 +178,16 @@ def _option_knob(key: str, grid: Any, option: tuple[str, tuple[str, ...], str], 
         grid, field = grid["values"], f"{field}.values"
     if not isinstance(grid, list) or not grid:
         raise SpaceError("must be a non-empty list", field=field, source=source)
+    if not allowed and check is not None:  # the method reads each value (DPOQ: a bit list)
+        texts = []
+        for value in grid:
+            try:
+                texts.append(check(key, value, options))
+            except ValueError as exc:
+                raise SpaceError(str(exc), field=field, source=source) from None
+        grid = texts
     for value in grid:
-        if value not in allowed:
+        if allowed and value not in allowed:
             raise SpaceError(f"every value must be one of {', '.join(allowed)}, got {value!r}", field=field,
                              source=source)
     try:
@@ -187,7 +196,7 @@ def _option_knob(key: str, grid: Any, option: tuple[str, tuple[str, ...], str], 
         raise SpaceError(str(exc).split(": ", 1)[-1], field=field, source=source) from None
 
 
-def _knob_dimensions(raw: dict[str, Any], method: MethodSpec, num_ics: int, source: str
+def _knob_dimensions(raw: dict[str, Any], method: MethodSpec, num_ics: int, source: str, options: Any = None
                      ) -> list[KnobChoice | OptionKnob]:
     """The ``search:`` section: each key a grid of values the search chooses from (issue 14, item 3)."""
     known = sorted([*_KNOB_FIELDS, "thresholds"])
@@ -199,7 +208,7 @@ def _knob_dimensions(raw: dict[str, Any], method: MethodSpec, num_ics: int, sour
         field = f"search.{key}"
         option = method.option_knob(key)
         if option is not None:
-            dims.append(_option_knob(key, grid, option, source))
+            dims.append(_option_knob(key, grid, option, source, method.check_setting, options))
             continue
         settings = sorted({k[0] for name in list_methods() for k in method_spec(name).option_knobs})
         if key not in known and key not in settings:
@@ -278,7 +287,7 @@ def parse_space(raw: Any, source: str = "<space>") -> SearchSpace:
         fc_w, fc_a = _bit_pair_or_inherit(exits_raw.get("fc_bits", [8, INHERIT]), "exits.fc_bits", source)
         head = ExitHeadSpec(exits_raw.get("head", "sdn"), int(exits_raw.get("pool_size", 4)),
                             exits_raw.get("target_size"))
-        knobs = _knob_dimensions(_mapping(top.get("search"), "search", source), method, num_ics, source)
+        knobs = _knob_dimensions(_mapping(top.get("search"), "search", source), method, num_ics, source, options)
         dataset = check_dataset_section(_mapping(top.get("dataset"), "dataset", source), source)
         if dataset:
             name = dataset.get("name", DEFAULT_DATASET)

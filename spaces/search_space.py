@@ -167,6 +167,7 @@ class SearchSpace:
         for knob in self.knob_dimensions:
             if isinstance(knob, OptionKnob):  # a method setting: the space's own value where it is a choice
                 own = getattr(self.options, knob.field.split(".", 1)[1], None)
+                own = ",".join(map(str, own)) if isinstance(own, tuple) else own  # a list's text: "2,4,8,16"
                 config[knob.label] = own if own in knob.choices else knob.choices[0]
                 continue
             name = "threshold" if knob.field.startswith("exit") else knob.field.split(".", 1)[1]

@@ -109,19 +109,45 @@ def parse_dpoq_options(sections: Mapping[str, Any], backbone: Any, source: str) 
     )
 
 
+def bit_list_text(bits: tuple[int, ...]) -> str:
+    """The text of a bit list as a knob value: ``"2,4,8,16"``."""
+    return ",".join(map(str, bits))
+
+
+def check_dpoq_setting(key: str, value: Any, options: DpoqOptions) -> str:
+    """A ``bit_list`` knob value (a list, or text like ``"4,5,6,8"``): strictly increasing bit-widths in 1..32, as
+    many as the space's own list (its thresholds and Parquet columns are per precision)."""
+    if key != "bit_list":
+        raise ValueError(f"no such setting {key!r}")
+    items = value.split(",") if isinstance(value, str) else value
+    try:
+        bits = tuple(int(b) for b in items) if isinstance(items, list | tuple) else ()
+    except (TypeError, ValueError):
+        bits = ()
+    if not bits or any(not 1 <= b <= 32 for b in bits) or any(b <= a for a, b in itertools.pairwise(bits)):
+        raise ValueError(f"every value must be a strictly increasing list of bit-widths in 1..32, got {value!r}")
+    if len(bits) != len(options.bit_list):
+        raise ValueError(f"every bit list needs {len(options.bit_list)} precisions, as precision.bit_list "
+                         f"{list(options.bit_list)} has, got {list(bits)}")
+    return bit_list_text(bits)
+
+
 DPOQ = register_method(MethodSpec(
     name="dpoq",
     summary="DPOQ: onion bit-slice weights, one path per precision of a bit list, dynamic-precision inference "
             "(Eq. 2-9)",
     knobs=(("threshold", INFERENCE), ("thresholds", INFERENCE), ("tradeoff", INFERENCE)),
     metrics=("accuracy_exit{exit}", "avg_bits", "cached_forward"),
-    option_knobs=(("training", "precision.training", TRAINING_MODES, TRAIN), ("bn", "precision.bn", BN_KINDS, TRAIN)),
+    option_knobs=(("training", "precision.training", TRAINING_MODES, TRAIN), ("bn", "precision.bn", BN_KINDS, TRAIN),
+                  ("bit_list", "precision.bit_list", (), TRAIN)),
+    check_setting=check_dpoq_setting,
     layout=FIXED,
     sections=("precision", "inference"),
     parse_options=parse_dpoq_options,
 ))
 """Its knobs: the threshold tau on the exit score (one, or one per precision but the last) and tr, all scored from
-one cached forward pass of the network; and, train-phase, the training mode and the BN kind (``training:``,
-``bn:``; the Table 1 ablation as a search: a trial whose values differ from the space's own trains a network).
+one cached forward pass of the network; and, train-phase, the training mode, the BN kind and the bit list
+(``training:``, ``bn:``, ``bit_list:`` of as many precisions as the space's own; the Table 1 ablation and Table
+3's bit lists as a search: a trial whose values differ from the space's own trains a network).
 Its extra metrics: each precision's accuracy on every sample, the average weight bits a sample is answered at
 (sum_p ER_p B_p), whether the forward pass was cached."""

@@ -46,7 +46,11 @@ class MethodSpec:
 
     option_knobs: tuple[tuple[str, str, tuple[str, ...], str], ...] = ()
     """Named settings the method can search: ``(search key, field, allowed values, phase)``, e.g. DPOQ's
-    ``("training", "precision.training", ("grad_scale", "joint", "separate"), "train")``."""
+    ``("training", "precision.training", ("grad_scale", "joint", "separate"), "train")``. Empty allowed values:
+    :attr:`check_setting` decides."""
+    check_setting: Callable[[str, Any, Any], str] | None = None
+    """``check_setting(key, value, options)``: the canonical text of a value of an option knob without a fixed
+    list of values, given the space's parsed options; ValueError with the reason otherwise."""
 
     def knob_phase(self, key: str) -> str | None:
         found = dict(self.knobs).get(key)

@@ -55,6 +55,8 @@ def test_sections_are_optional_and_default_to_the_paper_setting() -> None:
     ({"gating": {}}, "space", "unknown keys ['gating']"),
     ({"search": {"target_compute": [0.5]}}, "search.target_compute", "method dpoq cannot search"),
     ({"search": {"training": ["scaled"]}}, "search.training", "one of grad_scale, joint, separate, got 'scaled'"),
+    ({"search": {"bit_list": [[2, 4, 8]]}}, "search.bit_list", "needs 4 precisions"),
+    ({"search": {"bit_list": ["8,4,2,1"]}}, "search.bit_list", "strictly increasing list of bit-widths"),
     ({"search": {"bn": []}}, "search.bn", "non-empty list"),
     ({"search": {"training": {"values": ["joint"], "phase": "inference"}}}, "search.training.phase",
      "searches training in the train phase and cannot honour phase 'inference'"),

@@ -47,6 +47,10 @@ def exit_rule(options: DpoqOptions) -> Any:
         else "max_softmax"
 
 
+Settings = tuple[str, str, str]
+"""``(training mode, BN kind, bit list text)`` of a network: what its train-phase knobs set."""
+
+
 @dataclass(frozen=True)
 class PrecisionEvaluation(ConfigEvaluation):
     """A DPOQ evaluation: USDN's canonical fields (exits are precisions) plus ``avg_bits``, the mean weight
@@ -60,10 +64,11 @@ class PrecisionEvaluator:
     in one pass, :meth:`early_exit`), then every configuration (its thresholds and trade-off: inference knobs)
     is read from the stored logits, priced per exit by :func:`~spaces.cost.precision_classifier_costs`.
 
-    Train-phase knobs (``precision.training``, ``precision.bn``): a configuration with the space's own values is
-    scored on ``net``; one with other values on a network of those settings trained here from scratch with
-    ``trial_training`` (seeded, so the same values give the same network), kept for the next configurations
-    with the same values (the last ``cache_size`` settings), each with its one forward pass."""
+    Train-phase knobs (``precision.training``, ``precision.bn``, ``precision.bit_list``): a configuration with the
+    space's own values is scored on ``net``; one with other values on a network of those settings trained here
+    from scratch with ``trial_training`` (seeded, so the same values give the same network), kept for the next
+    configurations with the same values (the last ``cache_size`` settings), each with its one forward pass and,
+    for another bit list, its own per-precision costs and exit score (Eq. 9's exponents ``B_0/B_p``)."""
 
     def __init__(self, space: SearchSpace, net: nn.Module, inputs: torch.Tensor, labels: torch.Tensor,
                  batch_size: int = 1024, device: torch.device | None = None, trial_training: Any = None,
@@ -79,20 +84,39 @@ class PrecisionEvaluator:
         self.rule = exit_rule(self.options)
         self.trial_training = trial_training
         self.cache_size = cache_size
-        self._own = (self.options.training, self.options.bn)
-        self._nets: OrderedDict[tuple[str, str], nn.Module] = OrderedDict()
-        self._evaluations: dict[tuple[str, str], EarlyExitEvaluation] = {}
+        self._own = (self.options.training, self.options.bn, ",".join(map(str, self.options.bit_list)))
+        self._nets: OrderedDict[Settings, nn.Module] = OrderedDict()
+        self._evaluations: dict[Settings, EarlyExitEvaluation] = {}
         self.trained_for_trials = 0
         """Networks this evaluator trained for train-phase values other than the space's own."""
 
-    def settings(self, config: Mapping[str, Any] | None = None) -> tuple[str, str]:
-        """``(training, bn)`` of ``config`` (its train-phase knobs; the space's own values for the others)."""
-        values = dict(zip(("training", "bn"), self._own, strict=True))
+    def settings(self, config: Mapping[str, Any] | None = None) -> Settings:
+        """``(training, bn, bit list text)`` of ``config`` (its train-phase knobs; the space's own values for the
+        others)."""
+        values = dict(zip(("training", "bn", "bit_list"), self._own, strict=True))
         for label in self.space.train_labels if config is not None else ():
             values[label.split(".", 1)[1]] = str(config[label])
-        return values["training"], values["bn"]
+        return values["training"], values["bn"], values["bit_list"]
 
-    def network(self, settings: tuple[str, str] | None = None) -> nn.Module:
+    @staticmethod
+    def bit_list(settings: Settings) -> tuple[int, ...]:
+        return tuple(int(b) for b in settings[2].split(","))
+
+    def costs_for(self, settings: Settings) -> Any:
+        """Per-exit costs of the settings' bit list (the space's own: :attr:`costs`)."""
+        if settings[2] == self._own[2]:
+            return self.costs
+        o = self.options
+        return precision_classifier_costs(self.space.backbone, self.bit_list(settings), o.a_bits, o.input_bits,
+                                          o.classifier_bits)
+
+    def rule_for(self, settings: Settings) -> Any:
+        """The exit score of the settings' bit list (the space's own: :attr:`rule`)."""
+        if settings[2] == self._own[2] or self.options.strategy != "normalized":
+            return self.rule
+        return NormalizedConfidenceRule.from_bits(self.bit_list(settings))
+
+    def network(self, settings: Settings | None = None) -> nn.Module:
         """The network of ``settings`` (the space's own: the loaded one), trained here when it is new."""
         settings = settings or self._own
         if settings == self._own:
@@ -101,13 +125,14 @@ class PrecisionEvaluator:
             self._nets.move_to_end(settings)
             return self._nets[settings]
         if self.trial_training is None:
-            raise ValueError(f"training={settings[0]}, bn={settings[1]} needs a network trained for it, and this "
-                             "evaluator has no trial training inputs")
+            raise ValueError(f"training={settings[0]}, bn={settings[1]}, bit list {settings[2]} needs a network "
+                             "trained for it, and this evaluator has no trial training inputs")
         from trainers.data import make_loader
 
         training = self.trial_training
         torch.manual_seed(training.seed)
-        net = build_onion_network(self.space, training=settings[0], bn=settings[1]).to(self.device)
+        net = build_onion_network(self.space, training=settings[0], bn=settings[1],
+                                  bit_list=self.bit_list(settings)).to(self.device)
         schedule = paper_schedule(training.schedule)
         train_precisions(net, make_loader(training.train_data, schedule.batch_size, shuffle=True, seed=training.seed),
                          schedule, device=self.device)
@@ -118,7 +143,7 @@ class PrecisionEvaluator:
             self._evaluations.pop(dropped, None)
         return self._nets[settings]
 
-    def logits(self, settings: tuple[str, str] | None = None) -> torch.Tensor:
+    def logits(self, settings: Settings | None = None) -> torch.Tensor:
         """``(P, N, C)``: every precision's logits on the split, lowest first (the network trained first, outside
         inference mode, where the settings are new)."""
         net = self.network(settings)
@@ -126,15 +151,16 @@ class PrecisionEvaluator:
             parts = [net(self.inputs[i:i + self.batch_size]) for i in range(0, len(self.inputs), self.batch_size)]
             return torch.cat(parts, dim=1).float()
 
-    def early_exit(self, ensemble: bool | None = None, settings: tuple[str, str] | None = None
+    def early_exit(self, ensemble: bool | None = None, settings: Settings | None = None
                    ) -> EarlyExitEvaluation:
         """The split's early-exit evaluation (cached for the space's own ``ensemble`` setting)."""
         use = self.options.ensemble if ensemble is None else ensemble
         settings = settings or self._own
         if use == self.options.ensemble and settings in self._evaluations:
             return self._evaluations[settings]
-        evaluation = EarlyExitEvaluation(self.logits(settings), self.labels, self.costs.to_classifier,
-                                         self.costs.ic_costs, ensemble=use)
+        costs = self.costs_for(settings)
+        evaluation = EarlyExitEvaluation(self.logits(settings), self.labels, costs.to_classifier, costs.ic_costs,
+                                         ensemble=use)
         if use == self.options.ensemble:
             self._evaluations[settings] = evaluation
         return evaluation
@@ -153,16 +179,17 @@ class PrecisionEvaluator:
         thresholds = self.space.exit_thresholds(config, budget)
         settings = self.settings(config)
         cached = settings in self._evaluations
-        metrics = self.early_exit(settings=settings).metrics(thresholds, rule=self.rule)
+        metrics = self.early_exit(settings=settings).metrics(thresholds, rule=self.rule_for(settings))
         reward = _reward_of(budget)(metrics.early_exit_accuracy, metrics.expected_bops) \
             if math.isfinite(metrics.early_exit_accuracy) else math.nan
         return PrecisionEvaluation(
             reward=reward, ee_accuracy=metrics.early_exit_accuracy, expected_bops=metrics.expected_bops,
-            inference_bops=metrics.inference_bops, failure_bops=metrics.failure_bops, static_bops=self.costs.static,
+            inference_bops=metrics.inference_bops, failure_bops=metrics.failure_bops,
+            static_bops=self.costs_for(settings).static,
             exit_rates=tuple(metrics.exit_rates), per_exit_accuracy=tuple(metrics.per_exit_accuracy),
             threshold=None if isinstance(thresholds, tuple) else float(thresholds),
             exit_thresholds=thresholds if isinstance(thresholds, tuple) else (), cached_forward=cached,
-            avg_bits=average_bits(metrics.exit_rates, self.options.bit_list))
+            avg_bits=average_bits(metrics.exit_rates, self.bit_list(settings)))
 
 
 PAPER_MILESTONES = (0.5, 0.75, 0.9)

@@ -136,9 +136,10 @@ def test_train_phase_knobs_train_a_network_per_setting_once(tmp_path: Path) -> N
     assert evaluator.trained_for_trials == 1 and not other.cached_forward
     again = evaluator.evaluate(config("separate", "per_path", "0.9"))  # same setting, another threshold
     assert evaluator.trained_for_trials == 1 and again.cached_forward
-    trained = evaluator.network(("separate", "per_path"))
+    trained = evaluator.network(("separate", "per_path", "2,4"))
     assert not trained.psbn and trained.mode == "separate"
-    assert not torch.equal(evaluator.logits(("separate", "per_path")), evaluator.logits(("grad_scale", "psbn")))
+    assert not torch.equal(evaluator.logits(("separate", "per_path", "2,4")),
+                           evaluator.logits(("grad_scale", "psbn", "2,4")))
     twin = PrecisionEvaluator(space, net, inputs, labels, trial_training=trials)
     assert twin.evaluate(config("separate", "per_path", "0.5")) == other  # seeded: the same values, the same net
     blind = PrecisionEvaluator(space, net, inputs, labels)
@@ -146,3 +147,32 @@ def test_train_phase_knobs_train_a_network_per_setting_once(tmp_path: Path) -> N
         config("grad_scale", "psbn", "0.9")).reward  # the space's own setting needs no training
     with pytest.raises(ValueError, match="no trial training inputs"):
         blind.evaluate(config("separate", "psbn", "0.5"))
+
+
+def test_a_bit_list_knob_trains_that_list_and_prices_it(tmp_path: Path) -> None:
+    from torch.utils.data import TensorDataset
+
+    from trainers.methods import TrialTraining
+    from trainers.training import TrainingSchedule
+
+    data = yaml.safe_load(preset_text("dpoq-digits"))
+    data["backbone"].update(depth=8, width=4)
+    data["precision"]["bit_list"] = [2, 4]
+    data["search"] = {"bit_list": [[2, 4], "4,8"], "threshold": [1.0]}
+    path = tmp_path / "dpoq.yaml"
+    path.write_text(yaml.safe_dump(data))
+    space = load_space(path)
+    torch.manual_seed(0)
+    net = method_networks(space.method).build(space)
+    inputs, labels = torch.randn(32, 1, 8, 8), torch.randint(0, 10, (32,))
+    trials = TrialTraining(TensorDataset(torch.randn(32, 1, 8, 8), torch.randint(0, 10, (32,))),
+                           TrainingSchedule(epochs=1, lr=0.05, batch_size=16), seed=1)
+    evaluator = PrecisionEvaluator(space, net, inputs, labels, trial_training=trials)
+    other = evaluator.evaluate(space.parse({"precision.bit_list": "4,8", "budget.threshold": "1.0"}))
+    assert evaluator.network(("grad_scale", "psbn", "4,8")).bit_list == (4, 8)
+    costs = precision_classifier_costs(space.backbone, (4, 8), 8, 8, 8)
+    assert other.static_bops == costs.static != evaluator.costs.static
+    assert other.expected_bops == pytest.approx(sum(r * c for r, c in zip(other.exit_rates, costs.to_classifier,
+                                                                          strict=True)) + other.failure_bops)
+    assert other.avg_bits == pytest.approx(4 * other.exit_rates[0] + 8 * other.exit_rates[1])
+    assert evaluator.rule_for(("grad_scale", "psbn", "4,8")).exponents == (1.0, 0.5)
