@@ -57,11 +57,14 @@ class EvaluatorWorker:
     def ping(self) -> str:
         return self.worker_id
 
+    PARSED_CONFIGS = 4096
+    """Parsed configs an actor remembers (:meth:`_parse`)."""
+
     def evaluate(self, trial_id: int, config_text: dict[str, str], budget: Budget) -> dict[str, Any]:
         """Never raises for a bad evaluation: NaN or an exception becomes ``error`` (a failed trial)."""
         start = time.perf_counter()
         try:
-            result = self.evaluator.evaluate(self.space.parse(config_text), budget)
+            result = self.evaluator.evaluate(self._parse(config_text), budget)
             metrics = result.metrics()
             error = None if result.finite else "non-finite evaluation (NaN/inf)"
         except Exception as exc:
@@ -77,6 +80,22 @@ class EvaluatorWorker:
         """:meth:`evaluate` of each ``(trial_id, config_text)`` in order, in one call (Ray's per-call cost paid
         once for all of them); each result keeps its own ``eval_time_s``."""
         return [self.evaluate(trial_id, config_text, budget) for trial_id, config_text in trials]
+
+    def _parse(self, config_text: dict[str, str]) -> dict[str, Any]:
+        """``space.parse(config_text)``, remembered per text (at most ``PARSED_CONFIGS`` of them): a search of cheap
+        trials sends the same configs again and again, and parsing one is a few per cent of scoring it."""
+        memo: dict[tuple[tuple[str, str], ...], dict[str, Any]] = self.__dict__.setdefault("_parsed", {})
+        try:
+            key = tuple(config_text.items())
+            config = memo.get(key)
+        except TypeError:  # not text: parse reports it
+            return self.space.parse(config_text)
+        if config is None:
+            config = self.space.parse(config_text)
+            if len(memo) >= self.PARSED_CONFIGS:
+                memo.clear()
+            memo[key] = config
+        return dict(config)  # the evaluator gets its own dict, as from parse
 
 
 def evaluator_actor_class(num_cpus: float = 1, num_gpus: float = 0) -> Any:

@@ -1,6 +1,6 @@
-"""How many trials an evaluator call carries (issue 14, item 8): a fixed K, or ``auto`` sized from the measured
-evaluation time with several workers and one trial per call with one worker (its trajectory stays a function of
-the seed)."""
+"""Cheap evaluations (issue 14, item 8): how many trials an evaluator call carries (a fixed K, or ``auto`` sized from
+the measured evaluation time with several workers and one trial per call with one worker, whose trajectory stays
+a function of the seed), and an evaluator actor parsing each config text once."""
 
 from __future__ import annotations
 
@@ -59,3 +59,29 @@ def test_settings_refuse_anything_but_a_positive_integer_or_auto(bad: object) ->
 
 def test_settings_take_auto() -> None:
     assert SearchSettings(trials_per_call="auto").trials_per_call == "auto"
+
+
+def test_an_evaluator_actor_parses_each_config_text_once(tiny_space, monkeypatch) -> None:
+    """``EvaluatorWorker._parse``: what ``space.parse`` gives, a dict of its own each time, the memo bounded, and
+    a bad text still refused as ``parse`` refuses it."""
+    import random
+
+    from nas.runtime.evaluator_actor import EvaluatorWorker
+    from spaces import SpaceError
+
+    worker = EvaluatorWorker.__new__(EvaluatorWorker)  # only the space: no Ray, no network
+    worker.space = tiny_space
+    monkeypatch.setattr(EvaluatorWorker, "PARSED_CONFIGS", 3)
+    rng = random.Random(0)
+    texts = [tiny_space.format(tiny_space.sample(rng)) for _ in range(8)]
+    calls = []
+    parse = type(tiny_space).parse
+    monkeypatch.setattr(type(tiny_space), "parse", lambda space, text: calls.append(1) or parse(space, text))
+    first = worker._parse(texts[0])
+    again = worker._parse(dict(texts[0]))
+    assert first == again == parse(tiny_space, texts[0]) and first is not again and len(calls) == 1
+    for text in texts:
+        assert worker._parse(text) == parse(tiny_space, text)
+    assert len(worker._parsed) <= 3
+    with pytest.raises(SpaceError):
+        worker._parse({**texts[0], tiny_space.labels[0]: "W99A99"})
