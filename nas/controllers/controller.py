@@ -12,6 +12,8 @@ from spaces import Config, SearchSpace
 
 STATE_FORMAT = "nas.controller/1"
 """Version tag written into every :meth:`Controller.state_dict`."""
+STATE_JSON: dict[str, Any] = {"sort_keys": True, "separators": (",", ":"), "allow_nan": False}
+"""How a state is written as JSON (a checkpoint: ``atomic_write_json(..., indent=None)``)."""
 
 
 def plain_json(value: Any, what: str) -> Any:
@@ -63,6 +65,8 @@ class Controller(ABC):
         self._history_state: list[dict[str, Any]] = []
         """The ``state_dict`` entries of the first told trials, made once each: the history only grows, and a
         checkpoint of a long search would otherwise format every told config again each time."""
+        self._history_json: list[str] = []
+        """The same entries as JSON text (:meth:`state_json`)."""
         self._told: set[int] = set()
         self._best: tuple[Trial, float] | None = None
 
@@ -147,6 +151,24 @@ class Controller(ABC):
         Configs are stored in :meth:`SearchSpace.format` text form; outstanding trials are recorded under
         ``pending`` whether or not this controller keeps them on load.
         """
+        state = self._state_but_history()
+        state["history"] = [{"trial_id": h["trial_id"], "config": dict(h["config"]),
+                             "result": {**h["result"], "metrics": dict(h["result"]["metrics"])}}
+                            for h in self._history_entries()]  # copies: the caller may change its state
+        return state
+
+    def state_json(self) -> str:
+        """``json.dumps(self.state_dict(), **STATE_JSON)``, the text a checkpoint holds, from each told trial's
+        entry text made once (a controller that overrides :meth:`state_dict` gets exactly that call)."""
+        if type(self).state_dict is not Controller.state_dict:
+            return json.dumps(self.state_dict(), **STATE_JSON)
+        state = self._state_but_history()
+        self._history_entries()
+        history = "[" + ",".join(self._history_json) + "]"
+        return "{" + ",".join(json.dumps(key) + ":" + (history if key == "history" else json.dumps(value, **STATE_JSON))
+                              for key, value in sorted(state.items())) + "}"
+
+    def _state_but_history(self) -> dict[str, Any]:
         state = {
             "format": STATE_FORMAT,
             "controller": self.name,
@@ -160,11 +182,7 @@ class Controller(ABC):
             "history": [],
             "internal": self._internal_state(),
         }
-        state = plain_json(state, f"state of controller {self.name!r}")
-        state["history"] = [{"trial_id": h["trial_id"], "config": dict(h["config"]),
-                             "result": {**h["result"], "metrics": dict(h["result"]["metrics"])}}
-                            for h in self._history_entries()]  # copies: the caller may change its state
-        return state
+        return plain_json(state, f"state of controller {self.name!r}")
 
     def _history_entries(self) -> list[dict[str, Any]]:
         """``{"trial_id", "config" (text), "result"}`` of every told trial, in tell order (each entry made once:
@@ -173,9 +191,12 @@ class Controller(ABC):
         if cache is None or len(cache) > len(self._history) or (
                 cache and cache[-1]["trial_id"] != self._history[len(cache) - 1][0].trial_id):
             cache = self._history_state = []
+            self._history_json = []
         for trial, result in self._history[len(cache):]:
-            cache.append({"trial_id": int(trial.trial_id), "config": self.space.format(trial.config),
-                          "result": result.to_dict()})
+            entry = {"trial_id": int(trial.trial_id), "config": self.space.format(trial.config),
+                     "result": result.to_dict()}
+            cache.append(entry)
+            self._history_json.append(json.dumps(entry, **STATE_JSON))
         return cache
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -217,7 +238,7 @@ class Controller(ABC):
         self.seed = int(state["seed"])
         self._next_trial_id = int(state["next_trial_id"])
         self._history = history
-        self._history_state = []
+        self._history_state, self._history_json = [], []
         self._told = {t.trial_id for t, _ in history}
         self._pending = pending if self.keeps_pending_on_resume else {}
         self._best = None

@@ -99,6 +99,11 @@ class ControllerHost:
     def state_dict(self) -> dict[str, Any]:
         return self.controller.state_dict()
 
+    def state_json(self) -> str:
+        """:meth:`state_dict` as the JSON text a checkpoint holds (``Controller.state_json``): one string to send,
+        and nothing for the driver to encode again."""
+        return self.controller.state_json()
+
     def best(self) -> tuple[Config, float] | None:
         return self.controller.best()
 

@@ -11,13 +11,15 @@ so that ``searches/`` is a Parquet dataset and nothing else.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from nas.controllers.controller import STATE_JSON
 from nas.tracking.trajectory import Trajectory
 from spaces import SearchSpace
-from trainers.storage.atomic_files import atomic_write_json
+from trainers.storage.atomic_files import atomic_write, atomic_write_json
 
 CHECKPOINT = "checkpoint.json"
 TRAJECTORY = "trajectory.parquet"
@@ -26,7 +28,9 @@ TRAJECTORY = "trajectory.parquet"
 @dataclass
 class SearchCheckpoint:
     settings: dict[str, Any]
-    controller_state: dict[str, Any]
+    controller_state: dict[str, Any] | str
+    """The controller's ``state_dict``; to be written, also its JSON text (``ControllerHost.state_json``). A read
+    checkpoint holds the dict."""
     evaluations: int
     pending: list[dict[str, Any]] = field(default_factory=list)
     child_run_id: str | None = None
@@ -41,8 +45,18 @@ class SearchCheckpoint:
             trajectory.write(folder / TRAJECTORY)
         # A shallow dict (``asdict`` would deep-copy the controller state) in compact JSON: a save stays a
         # few milliseconds however long the history grows.
-        atomic_write_json(Path(checkpoint_folder or folder) / CHECKPOINT,
-                          {f.name: getattr(self, f.name) for f in fields(self)}, indent=None)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        path = Path(checkpoint_folder or folder) / CHECKPOINT
+        if not isinstance(self.controller_state, str):
+            atomic_write_json(path, data, indent=None)
+            return
+        # The controller state as its JSON text (``ControllerHost.state_json``): written as it is, the bytes that
+        # atomic_write_json would write for the same state (sorted keys, compact)
+        text = "{" + ",".join(json.dumps(key) + ":" + (value if key == "controller_state" else
+                                                       json.dumps(value, **STATE_JSON))
+                              for key, value in sorted(data.items())) + "}"
+        payload = text.encode()
+        atomic_write(path, lambda handle: handle.write(payload))
 
     @staticmethod
     def exists(folder: str | Path) -> bool:

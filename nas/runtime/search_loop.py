@@ -52,6 +52,10 @@ that took ``s`` seconds the next waits ``s / CHECKPOINT_TIME_SHARE`` (Ray Tune s
 checkpoints the same way). With fast evaluations this, not ``checkpoint_every``, sets the pace."""
 
 
+TABLE_EVERY = 512
+"""New trajectory rows converted to Arrow between checkpoints, so that a checkpoint (the final one above all)
+converts few rows on the critical path (``Trajectory.table`` converts only rows added since its last call)."""
+
 AUTO = "auto"
 """``SearchSettings.trials_per_call``: size each evaluator call from the measured evaluation time."""
 AUTO_CALL_SECONDS = 0.05
@@ -311,7 +315,7 @@ class SearchLoop:
         def save(finished: bool = False, timeout: float | None = None) -> None:
             pending = [{"trial_id": t, "config": c} for trials in in_flight.values() for t, c in trials]
             evaluations = len(trajectory)
-            state_ref = controller.state_dict.remote()
+            state_ref = controller.state_json.remote()
             with deferred_interrupts():  # the rows while the controller builds its state (first, as ever)
                 trajectory.write(self.folder / TRAJECTORY)
             state = ray.get(state_ref, timeout=timeout)
@@ -375,6 +379,8 @@ class SearchLoop:
                         if metrics is not None:
                             metrics.add(index, _step_metrics(row, self.extra_metrics))
                         index += 1
+                    if len(trajectory) - trajectory.converted >= TABLE_EVERY:  # while the worker evaluates
+                        trajectory.table()
                     if self.progress is not None:
                         self.progress(told, settings.budget, best)
                     due = told >= next_save[0] and time.perf_counter() >= next_save[1]
@@ -388,9 +394,9 @@ class SearchLoop:
             with contextlib.suppress(Exception):
                 save(timeout=10)
             raise
+        policy_ref = controller.most_likely.remote()  # computed while the final checkpoint is written
         save(finished=True)
-        policy = ray.get(controller.most_likely.remote())
-        return self._outcome(trajectory, child, policy)
+        return self._outcome(trajectory, child, ray.get(policy_ref))
 
     def _weight_round(self, controller: Any, metrics: MetricBuffer | None, told: int) -> None:
         """Interleaved mode: weight steps on paths from the current policy, then new weights everywhere."""

@@ -132,6 +132,11 @@ class Trajectory:
     def __len__(self) -> int:
         return len(self.rows)
 
+    @property
+    def converted(self) -> int:
+        """Rows the last :meth:`table` converted (0 before any)."""
+        return self._converted[0] if self._converted is not None else 0
+
     def table(self) -> pa.Table:
         rows, done = self.rows, self._converted
         if done is not None and 0 < done[0] <= len(rows) and rows[0] is done[1] and rows[done[0] - 1] is done[2]:

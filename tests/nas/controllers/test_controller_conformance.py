@@ -158,6 +158,19 @@ def test_state_dict_history_is_made_once_per_trial_and_stays_exact(name: str) ->
     assert controller.state_dict()["history"] == saved["history"] == _history_from_scratch(controller)
 
 
+def test_state_json_is_the_state_dict_as_a_checkpoint_writes_it(name: str) -> None:
+    from nas.controllers.controller import STATE_JSON
+
+    controller, outstanding = _half_told(name)
+    assert controller.state_json() == json.dumps(controller.state_dict(), **STATE_JSON)
+    controller.tell(4, synthetic_result(outstanding[4]))
+    assert controller.state_json() == json.dumps(controller.state_dict(), **STATE_JSON)
+    restored = create_controller(name, SPACE, seed=5)
+    restored.load_state_dict(json.loads(controller.state_json()))
+    assert restored.state_json() == json.dumps(restored.state_dict(), **STATE_JSON)
+    assert json.loads(restored.state_json())["history"] == json.loads(controller.state_json())["history"]
+
+
 def test_resume_continues(name: str) -> None:
     original, outstanding = _half_told(name)
     state: dict[str, Any] = json.loads(json.dumps(original.state_dict()))

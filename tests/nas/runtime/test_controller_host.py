@@ -78,3 +78,21 @@ def test_text_calls_tell_packed_results_and_ask_formatted_trials(tiny_space) -> 
         plain.tell(trial_id, result)
     assert after == [(t.trial_id, tiny_space.format(t.config)) for t in (plain.ask() for _ in range(2))]
     assert host.state_dict()["history"] == plain.state_dict()["history"]  # results told exactly, failure included
+
+
+def test_a_checkpoint_written_from_the_state_text_is_the_one_written_from_the_state(tiny_space, tmp_path) -> None:
+    from nas.runtime.search_checkpoint import CHECKPOINT, SearchCheckpoint
+    from nas.tracking.trajectory import Trajectory
+
+    host = ControllerHost()
+    host.start("reinforce", tiny_space, seed=3)
+    for trial_id, _ in host.ask_text(5):
+        host.tell(trial_id, TrialResult.complete(0.1 * trial_id, ee_accuracy=0.5, expected_bops=1e6))
+    host.ask_text(2)
+    pending = [{"trial_id": 5, "config": {"a": "b"}}]
+    for folder, state in (("dict", host.state_dict()), ("text", host.state_json())):
+        SearchCheckpoint({"budget": 9, "seed": 3}, state, 5, pending, "run", False).save(
+            tmp_path / folder, Trajectory(tiny_space))
+    written = (tmp_path / "text" / CHECKPOINT).read_bytes()
+    assert written == (tmp_path / "dict" / CHECKPOINT).read_bytes()
+    assert b'"history":[{' in written
