@@ -71,8 +71,9 @@ class CallSizer:
     """How many trials the next evaluator call carries.
 
     A number: that many, always. ``"auto"`` with two or more workers: ``AUTO_CALL_SECONDS`` over the mean
-    evaluation time (``eval_time_s``, measured by the actors) of the last call's trials, 1 until the first
-    result, within ``[1, AUTO_MAX_TRIALS_PER_CALL]`` and the budget share ``AUTO_MAX_OUT_SHARE``.
+    evaluation time (``eval_time_s``, measured by the actors; each call's mean averaged with the previous
+    estimate), 1 until the first result, within ``[1, AUTO_MAX_TRIALS_PER_CALL]`` and the budget share
+    ``AUTO_MAX_OUT_SHARE``.
 
     One worker: ``"auto"`` is 1 trial per call. With one worker a search's trajectory is a function of its seed
     because the controller is asked each trial after the same results on every run: the trials out at once
@@ -102,7 +103,8 @@ class CallSizer:
         times = [t for t in times if t > 0 and math.isfinite(t)]
         if not times:
             return
-        self.mean_eval_s = sum(times) / len(times)
+        mean = sum(times) / len(times)  # smoothed over calls: sizes jitter less with the machine's load
+        self.mean_eval_s = mean if self.mean_eval_s is None else 0.5 * self.mean_eval_s + 0.5 * mean
         self.size = max(1, min(self.cap, round(AUTO_CALL_SECONDS / self.mean_eval_s)))
 
 
@@ -291,13 +293,22 @@ class SearchLoop:
                 in_flight[ref] = chunk
                 sizer.calls.append(len(chunk))
 
+        def asks() -> int:
+            """Trials to ask now: the room, but with auto-sized calls only whole calls of the current size until
+            the budget's (or round's) last trials, so that a size measured a little smaller than the last one
+            does not make a call of the few trials in between."""
+            n = room()
+            if not sizer.auto or n >= min(settings.budget, round_end) - told - out():
+                return n
+            return n - n % sizer.trials_per_call
+
         def fill() -> None:
             """Ask and submit until the queues are full. Several trials per call: one call's worth per ask, so
             the first call is on its way while the controller draws the next (the same configs as one ask of
             them all: nothing is told in between)."""
-            while room():
-                n = room() if sizer.trials_per_call == 1 else min(room(), sizer.trials_per_call)
-                submit(ray.get(controller.ask_text.remote(n)))
+            while n := asks():
+                submit(ray.get(controller.ask_text.remote(n if sizer.trials_per_call == 1
+                                                           else min(n, sizer.trials_per_call))))
 
         if checkpoint is not None:
             still_pending = set(ray.get(controller.pending.remote()))
@@ -366,9 +377,9 @@ class SearchLoop:
                     sizer.observe(outs)
                     # The critical path: the results told and the next trials queued before any bookkeeping.
                     told_pairs = [pack_result(trial_id, result) for trial_id, _, _, result in results]
-                    asked = ray.get(controller.tell_and_ask_text.remote(told_pairs, room()))
+                    asked = ray.get(controller.tell_and_ask_text.remote(told_pairs, asks()))
                     submit(asked)
-                    fill()  # auto: calls grew (room() counts them); otherwise nothing is left to ask
+                    fill()  # auto: calls grew (asks() counts them); otherwise nothing is left to ask
                     index = told - len(results)
                     for trial_id, config_text, result_out, result in results:
                         if result.is_complete and (best is None or result.reward > best):  # type: ignore[operator]
