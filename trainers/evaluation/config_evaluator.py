@@ -47,9 +47,9 @@ class ConfigEvaluation:
             value = getattr(self, name)
             if value is not None and not isinstance(value, tuple):
                 out[name] = float(value)
-        out.update({f"exit_rate_{i}": r for i, r in enumerate(self.exit_rates)})
-        out.update({f"accuracy_exit{i}": a for i, a in enumerate(self.per_exit_accuracy)})
-        out.update({f"threshold_{j}": t for j, t in enumerate(self.exit_thresholds)})
+        out.update(zip(_numbered("exit_rate_", len(self.exit_rates)), self.exit_rates, strict=True))
+        out.update(zip(_numbered("accuracy_exit", len(self.per_exit_accuracy)), self.per_exit_accuracy, strict=True))
+        out.update(zip(_numbered("threshold_", len(self.exit_thresholds)), self.exit_thresholds, strict=True))
         return out
 
     @property
@@ -60,6 +60,12 @@ class ConfigEvaluation:
 @functools.cache
 def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
+
+
+@functools.cache
+def _numbered(prefix: str, count: int) -> tuple[str, ...]:
+    """``prefix0, prefix1, ...``: the same key objects for every evaluation."""
+    return tuple(f"{prefix}{i}" for i in range(count))
 
 
 @functools.lru_cache(maxsize=64)
