@@ -37,7 +37,7 @@ from typing import Any
 
 from nas.controllers import TrialResult
 from nas.runtime.controller_actor import controller_host, pack_result
-from nas.runtime.evaluator_pool import EvaluatorPool
+from nas.runtime.evaluator_pool import EvaluatorPool, unpack_results
 from nas.runtime.interrupts import deferred_interrupts
 from nas.runtime.run_folder import read_search
 from nas.runtime.search_checkpoint import CHECKPOINT, TRAJECTORY, SearchCheckpoint
@@ -362,7 +362,7 @@ class SearchLoop:
                     submission = self.pool.release(ref)
                     try:
                         outs = ray.get(ref)
-                        outs = outs if submission.trials else [outs]
+                        outs = unpack_results(outs) if submission.trials else [outs]
                     except RayActorError as exc:  # the worker died: replace it and evaluate the same trials again
                         retry = self.pool.retry(submission)
                         if retry is not None:

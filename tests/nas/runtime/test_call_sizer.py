@@ -89,3 +89,26 @@ def test_an_evaluator_actor_parses_each_config_text_once(tiny_space, monkeypatch
     assert len(worker._parsed) <= 3
     with pytest.raises(SpaceError):
         worker._parse({**texts[0], tiny_space.labels[0]: "W99A99"})
+
+
+def test_a_call_of_several_trials_packs_their_results_and_unpacks_to_the_same_dicts(monkeypatch) -> None:
+    from nas.runtime.evaluator_actor import EvaluatorWorker
+    from nas.runtime.evaluator_pool import unpack_results
+
+    outs = {0: {"reward": 0.5, "ee_accuracy": 0.6, "exit_rate_0": 0.3},
+            1: {},  # failed
+            2: {"reward": 0.7, "ee_accuracy": 0.2, "exit_rate_0": 0.9},
+            3: {"reward": 0.1, "other": 2.0}}  # other metrics: kept as a dict
+    worker = EvaluatorWorker.__new__(EvaluatorWorker)
+    worker.worker_id = "host/node/1"
+
+    def evaluate(self, trial_id, config_text, budget):  # type: ignore[no-untyped-def]
+        return {"trial_id": trial_id, "metrics": dict(outs[trial_id]), "error": None if outs[trial_id] else "boom",
+                "eval_time_s": 0.001 * (trial_id + 1), "worker_id": self.worker_id}
+
+    monkeypatch.setattr(EvaluatorWorker, "evaluate", evaluate)
+    trials = [(trial_id, {"x": str(trial_id)}) for trial_id in outs]
+    payload = worker.evaluate_many(trials, None)
+    assert payload["names"] == ("reward", "ee_accuracy", "exit_rate_0")
+    assert unpack_results(payload) == [worker.evaluate(t, c, None) for t, c in trials]
+    assert unpack_results(worker.evaluate_many(trials[1:2], None))[0]["error"] == "boom"
