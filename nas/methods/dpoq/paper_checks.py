@@ -1,5 +1,6 @@
 """The relative claims of DPOQ (P1-P8 of METHODS.md 2.7) measured on a run: each with the figure, and PASS,
-FAIL or NOT SHOWN.
+FAIL or NOT SHOWN. The curve claims (P6, P7) compare points of one model: a "greater or equal" there allows one
+test image, the resolution of the split.
 
 A claim on accuracy differences passes only when every difference it states lies outside its 95 % paired
 bootstrap interval in the stated direction (over training seeds and test samples, ``nas.analysis``); it fails when
@@ -120,10 +121,15 @@ def dpoq_paper_checks(groups: Mapping[str, Sequence[Outcomes]], main: str, bit_l
             measured.append(f"{training} {text}")
             results.append(result)
     averages = {g: _mean(_concat(o)) for g, o in groups.items() if not g.startswith("individual")}
-    if averages:
+    if averages and "grad_scale+psbn" in groups:
         best = max(averages, key=averages.__getitem__)
         measured.append(f"best average: {best} ({100 * averages[best]:.2f})")
-        results.append(PASS if best == "grad_scale+psbn" else FAIL)
+        if best == "grad_scale+psbn":
+            results.append(PASS)
+        else:  # another mode ahead: a finding only if grad-scale + PSBN trails it beyond the interval
+            text, result = _direction(_concat(groups["grad_scale+psbn"]), _concat(groups[best]), ">=")
+            measured.append(f"grad_scale+psbn - {best} {text}")
+            results.append(FAIL if result == FAIL else NOT_SHOWN)
     if results:
         checks.append(PaperCheck("P5", "PSBN raises the mean accuracy over precisions in every mode; grad-scale + "
                                        "PSBN has the best average", "; ".join(measured), _combine(results)))
@@ -131,11 +137,12 @@ def dpoq_paper_checks(groups: Mapping[str, Sequence[Outcomes]], main: str, bit_l
     costs = [p["expected_bops"] for name in lines for p in lines[name]]
     lo, hi = min(costs), max(costs)
     areas = {name: _area(points, lo, hi) for name, points in lines.items()}
+    image = 1 / samples  # one test image: point comparisons of one model closer than this are no difference
+    gap = areas["normalized"] - max(areas["confidence_first"], areas["precision_first"])
     checks.append(PaperCheck("P6", "area under accuracy vs cost: normalised >= confidence-first and >= "
-                                   "precision-first (Fig. 3)",
-                             ", ".join(f"{k} {100 * v:.2f}" for k, v in areas.items()),
-                             PASS if areas["normalized"] >= max(areas["confidence_first"], areas["precision_first"])
-                             else FAIL))
+                                   "precision-first (Fig. 3; one test image of tolerance)",
+                             ", ".join(f"{k} {100 * v:.3f}" for k, v in areas.items()),
+                             PASS if gap >= -image else FAIL))
     dynamic = lines["normalized"]
     static = curves["static"]
     parts_text, ok = [], True
@@ -144,15 +151,16 @@ def dpoq_paper_checks(groups: Mapping[str, Sequence[Outcomes]], main: str, bit_l
         best_dynamic = max(reach) if reach else float("nan")
         parts_text.append(f"<= {point['bits']} bits: dynamic {100 * best_dynamic:.2f} vs static "
                           f"{100 * point['accuracy']:.2f}")
-        ok = ok and best_dynamic >= point["accuracy"]
+        ok = ok and best_dynamic >= point["accuracy"] - image
     top = static[-1]
     within = [p["accuracy"] for p in dynamic if p["avg_bits"] <= top["bits"] / 2 + 1e-9]
     best_half = max(within) if within else float("nan")
     parts_text.append(f"best dynamic at <= {top['bits'] / 2:g} avg bits {100 * best_half:.2f} vs W{top['bits']} "
                       f"{100 * top['accuracy']:.2f}")
     ok = ok and best_half >= top["accuracy"] - 0.005
-    checks.append(PaperCheck("P7", "at equal average bits dynamic >= static; within 0.5 points of the highest "
-                                   "precision at half its bits (Fig. 5)", "; ".join(parts_text), PASS if ok else FAIL))
+    checks.append(PaperCheck("P7", "at equal average bits dynamic >= static (one test image of tolerance); "
+                                   "within 0.5 points of the highest precision at half its bits (Fig. 5)",
+                             "; ".join(parts_text), PASS if ok else FAIL))
     lowest, highest = groups.get(f"individual W{bit_list[0]}"), groups.get(f"individual W{bit_list[-1]}")
     if lowest and highest:
         text_low, result_low = _direction(main_outcomes[0], lowest[0], "<")

@@ -62,7 +62,15 @@ def test_differences_inside_their_intervals_are_not_shown() -> None:
     close["individual W4"] = [_outcomes(342)]
     checks = _by_claim(dpoq_paper_checks(close, "grad_scale+psbn", (2, 4), _curves(0.85, 0.85, 0.85),
                                          (True, "equal")))
-    assert checks["P4"] == NOT_SHOWN and checks["P8"] == NOT_SHOWN
+    assert checks["P4"] == NOT_SHOWN and checks["P8"] == NOT_SHOWN and checks["P5"] == NOT_SHOWN
+    assert checks["P6"] == PASS  # equal areas: normalised >= the others
+    ahead = dict(close, joint__per_path=None)
+    ahead.pop("joint__per_path")
+    shifted = [[0] * 40 + [1] * 343 + [0] * (N - 383) for _ in range(2)]  # other samples right than the others
+    ahead["joint+per_path"] = [shifted, shifted]  # ahead of grad-scale + PSBN by 1-2 images
+    checks = _by_claim(dpoq_paper_checks(ahead, "grad_scale+psbn", (2, 4), _curves(0.85, 0.85, 0.85),
+                                         (True, "equal")))
+    assert checks["P5"] == NOT_SHOWN  # another mode ahead, but inside the interval
 
 
 def test_area_under_the_upper_envelope() -> None:
