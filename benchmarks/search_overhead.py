@@ -7,25 +7,42 @@ so the default N = 1024 gives 2,560 images and about 150-250 ms per evaluation o
 runs torch with 1 thread). ``--samples-per-class 64`` gives 160 images, the size of the embedded digits default's
 val split (144 images, about 20 ms per evaluation).
 
-Variants, interleaved round by round with the order rotated (this machine's speed drifts by tens of per cent
-between minutes, so only ratios formed within a round mean anything; the median over rounds is reported):
+``--cheap-trials`` measures the case of issue 14, item 8: the ``space_files/thresholds-only.yaml`` space (structure
+fixed, each IC's exit threshold searched), so every evaluation is an inference-phase knob scored from one cached
+forward pass in about half a millisecond; 160 images, REINFORCE, budget 2,000, ``--trials-per-call 64 auto``,
+5 rounds. It reports evaluations/s with 1 and 2 workers against the plain loop and the targets: >= 1,000
+evaluations/s with 2 workers, and the runtime within 10 % of the plain loop's throughput (1 worker against one
+plain process: like for like; 2 workers against one plain process is printed too).
 
-* ``ray-1`` / ``ray-2``: ``SearchLoop.run()`` with the random controller over a pool of 1 / 2 evaluator actors,
-  the default ``queue_depth``; the pool and the controller host are started and ready before the clock starts,
-  as ``run_search_job`` starts them together before its first search. The wall time covers every
-  ask/submit/wait/tell round trip, Parquet rows, checkpoints and (``--mlflow``) MLflow tracking in a local SQLite
-  store, child-run creation and final artifacts included.
-* ``plain-1`` / ``plain-2``: the hardware's own ceiling. The same configurations are evaluated by 1 / 2 plain
+Variants, interleaved round by round with the order rotated (this machine's speed drifts by tens of per cent
+between minutes, so only ratios formed within a round mean anything; the median over rounds is reported, with
+the best round and the spread):
+
+* ``ray-1`` / ``ray-2``: ``SearchLoop.run()`` over a pool of 1 / 2 evaluator actors, the default ``queue_depth``;
+  with several ``--trials-per-call`` values, one pair per value (``ray-2/auto``: sized from the measured evaluation
+  time; with one worker ``auto`` is one trial per call, which ``--trials-per-call 1`` measures). The pool and the
+  controller host are started and ready before the clock starts, as ``run_search_job`` starts them together
+  before its first search. The wall time covers the controller's start, every ask/submit/wait/tell round trip,
+  Parquet rows, the checkpoints (the first and the final one included) and (``--mlflow``) MLflow tracking in a
+  local SQLite store, child-run creation and final artifacts included.
+* ``plain-1`` / ``plain-2``: the hardware's own ceiling. The same configurations are scored by 1 / 2 plain
   Python processes (no Ray; the same ``ConfigEvaluator``, 1 torch thread each) pulling config indices from one
-  shared queue, with the clock started once every process has loaded its data.
+  shared queue, with the clock started once every process has loaded its data and parsed the configs: only
+  ``ConfigEvaluator.evaluate`` runs on the clock, so everything else a search does is its overhead. The configs are
+  a random controller's draw for the round; in the thresholds-only space every config has the one structure, so
+  each costs what REINFORCE's do.
 
 Reported:
 
-(a) Search overhead with 1 worker = 1 - sum(eval_time_s) / wall: everything but evaluation compute as a fraction
-    of wall time; target <= 3 %. Cross-check without eval_time_s bookkeeping: the throughput of ray-1 against
-    plain-1 (one plain process evaluating the same configs).
-(b) Throughput (evaluations/s) with 2 evaluator actors against 1 on 2 cores; target >= 1.8x. Also the ceiling,
-    plain-2 / plain-1, and the share of it the runtime reaches.
+(a) Search overhead with 1 worker = 1 - sum(eval_time_s) / wall: everything but evaluation (as timed by the actor,
+    parsing the config text included) as a fraction of wall time; target <= 3 % (default mode). Cross-check
+    without eval_time_s bookkeeping: the throughput of ray-1 against plain-1 (one plain process scoring the same
+    configs); with ``--cheap-trials`` the target is ray-1 / plain-1 >= 0.9.
+(b) Throughput (evaluations/s) with 2 evaluator actors against 1 on 2 cores; target >= 1.8x (default mode). Also the
+    ceiling, plain-2 / plain-1, and the share of it the runtime reaches. With ``--cheap-trials``: >= 1,000
+    evaluations/s with 2 workers.
+(c) ``steady evals/s``: evaluations after the first call's results over the time from those to the last one, i.e.
+    without the search's fixed costs (controller start, first call, final checkpoint).
 """
 
 from __future__ import annotations
@@ -46,25 +63,47 @@ from _bench import environment, load_average, median, raw, rotated, table, verdi
 
 TARGET_OVERHEAD = 0.03
 TARGET_SCALING = 1.8
+TARGET_CHEAP_RATE = 1000.0
+TARGET_CHEAP_SHARE = 0.9
+CHEAP_SPACE = str(Path(__file__).resolve().parent / "space_files" / "thresholds-only.yaml")
+CHEAP_DEFAULTS = {"space": CHEAP_SPACE, "samples_per_class": 64, "budget": 2000, "controller": "reinforce",
+                  "trials_per_call": ["64", "auto"], "rounds": 5}
+
+
+def _trials_per_call(text: str) -> str:
+    if text != "auto" and not (text.isdigit() and int(text) >= 1):
+        raise argparse.ArgumentTypeError(f"an integer >= 1 or 'auto', got {text!r}")
+    return text
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--space", default="tiny-digits", help="space preset or YAML file (default tiny-digits)")
-    parser.add_argument("--samples-per-class", type=int, default=1024,
+    parser.add_argument("--cheap-trials", action="store_true",
+                        help="issue 14 item 8: thresholds-only space, 160 images, REINFORCE, budget 2000, "
+                             "--trials-per-call 64 auto, 5 rounds (each can still be set) and its targets")
+    parser.add_argument("--space", default=None, help="space preset or YAML file (default tiny-digits)")
+    parser.add_argument("--samples-per-class", type=int, default=None,
                         help="synthetic samples per class N; the val split holds N // 4 per class (default 1024)")
-    parser.add_argument("--budget", type=int, default=40, help="evaluations per search (default 40)")
-    parser.add_argument("--rounds", type=int, default=4, help="rounds, each one run of every variant (default 4)")
+    parser.add_argument("--budget", type=int, default=None, help="evaluations per search (default 40)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds, each one run of every variant (default 4)")
     parser.add_argument("--num-cpus", type=int, default=2, help="ray.init(num_cpus=...) (default 2)")
-    parser.add_argument("--controller", default="random", help="controller name (default random)")
+    parser.add_argument("--controller", default=None, help="controller name (default random)")
     parser.add_argument("--queue-depth", type=int, default=2,
                         help="trials queued per evaluator actor (SearchSettings.queue_depth; default 2)")
-    parser.add_argument("--trials-per-call", type=int, default=1,
-                        help="trials each evaluator call carries (SearchSettings.trials_per_call; default 1)")
+    parser.add_argument("--trials-per-call", type=_trials_per_call, nargs="+", default=None, metavar="K",
+                        help="trials each evaluator call carries (SearchSettings.trials_per_call): integers or "
+                             "'auto', one ray-1/ray-2 pair of variants per value (default 1)")
     parser.add_argument("--mlflow", action="store_true", help="track every search in a temporary SQLite MLflow store")
     parser.add_argument("--no-plain", action="store_true", help="skip the plain-process ceiling variants")
     parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    defaults = CHEAP_DEFAULTS if args.cheap_trials else {
+        "space": "tiny-digits", "samples_per_class": 1024, "budget": 40, "controller": "random",
+        "trials_per_call": ["1"], "rounds": 4}
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
 
 
 def one_search(space: Any, data: Any, state: Any, workers: int, settings: Any, folder: Path,
@@ -94,11 +133,16 @@ def one_search(space: Any, data: Any, state: Any, workers: int, settings: Any, f
     rows = outcome.trajectory.rows
     evals = [float(r["eval_time_s"]) for r in rows]
     failed = sum(r["state"] != "complete" for r in rows)
+    calls = loop.call_sizer.calls if loop.call_sizer is not None else []
     # first result: wall time at the first tell minus its own evaluation (first round trip, child-run creation)
     first_extra = float(rows[0]["wall_time_s"]) - evals[0]
     steady_wall = wall - float(rows[0]["wall_time_s"])
+    # steady: from the first call's rows (told together) to the last row, without the fixed costs at either end
+    first_call = calls[0] if calls else 1
+    span = float(rows[-1]["wall_time_s"]) - float(rows[first_call - 1]["wall_time_s"])
+    steady_rate = (len(rows) - first_call) / span if span > 0 else float("nan")
     return {"wall": wall, "evals": evals, "failed": failed, "first_extra": first_extra, "steady_wall": steady_wall,
-            "rows": len(rows)}
+            "rows": len(rows), "calls": calls, "steady_rate": steady_rate}
 
 
 def _plain_process(space_source: str, data: Any, state: Any, configs: list[dict[str, str]], ready: Any, go: Any,
@@ -117,6 +161,8 @@ def _plain_process(space_source: str, data: Any, state: Any, configs: list[dict[
     net.load_state_dict(state)
     inputs, labels = materialize(data.load().val)
     evaluator = ConfigEvaluator(space, net, inputs, labels)
+    parsed = [space.parse(config) for config in configs]  # only scoring runs on the clock
+    budget = space.budget
     ready.put(os.getpid())
     go.wait()
     start = time.monotonic()
@@ -125,10 +171,10 @@ def _plain_process(space_source: str, data: Any, state: Any, configs: list[dict[
         with next_index.get_lock():
             index = next_index.value
             next_index.value += 1
-        if index >= len(configs):
+        if index >= len(parsed):
             break
         t = time.perf_counter()
-        evaluator.evaluate(space.parse(configs[index]), space.budget)
+        evaluator.evaluate(parsed[index], budget)
         evals.append(time.perf_counter() - t)
     done.put((start, time.monotonic(), evals))
 
@@ -155,6 +201,19 @@ def plain_run(space_source: str, data: Any, state: Any, configs: list[dict[str, 
     return {"wall": wall, "evals": evals, "rows": len(evals)}
 
 
+def _variants(args: argparse.Namespace) -> list[tuple[str, int, str | None]]:
+    """``(name, workers, trials_per_call)`` of every variant; ``trials_per_call`` ``None`` for a plain one."""
+    single = len(args.trials_per_call) == 1
+    out: list[tuple[str, int, str | None]] = []
+    for k in args.trials_per_call:
+        suffix = "" if single else f"/{'auto' if k == 'auto' else 'K' + k}"
+        counts = (2,) if k == "auto" and not single else (1, 2)  # one worker's auto is 1 per call: K1 measures it
+        out.extend((f"ray-{n}{suffix}", n, k) for n in counts)
+    if not args.no_plain:
+        out.extend([("plain-1", 1, None), ("plain-2", 2, None)])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
@@ -174,87 +233,132 @@ def main(argv: list[str] | None = None) -> int:
     data = DataSpec("synthetic", seed=args.seed, options={"num_classes": 10, "in_channels": 1, "input_size": 8,
                                                           "samples_per_class": args.samples_per_class})
     val_images = len(data.load().val)
-    variants = ["ray-1", "ray-2"] + ([] if args.no_plain else ["plain-1", "plain-2"])
+    variants = _variants(args)
     with loopback_node_ip():  # as nas does: every Ray listener on 127.0.0.1
         ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
     tracker = None
-    results: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in variants}
     with tempfile.TemporaryDirectory(prefix="nas-bench-") as tmp:
         if args.mlflow:
             from nas.tracking.mlflow_tracker import MlflowTracker
 
             tracker = MlflowTracker(f"sqlite:///{Path(tmp) / 'mlflow.db'}")
-        print(f"space {space.name}, synthetic val split {val_images} images, budget {args.budget}, controller "
-              f"{args.controller}, queue depth {args.queue_depth}, trials per call {args.trials_per_call}, "
-              f"ray num_cpus {args.num_cpus}, rounds {args.rounds}, mlflow {args.mlflow}")
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}: space {space.name}, synthetic val split {val_images} images, "
+              f"budget {args.budget}, controller {args.controller}, queue depth {args.queue_depth}, trials per call "
+              f"{' '.join(args.trials_per_call)}, ray num_cpus {args.num_cpus}, rounds {args.rounds}, "
+              f"mlflow {args.mlflow}")
         print(environment())
         try:
             for round_index in range(args.rounds):
-                settings = SearchSettings(controller=args.controller, budget=args.budget,
-                                          seed=args.seed + round_index, queue_depth=args.queue_depth,
-                                          trials_per_call=args.trials_per_call)
                 # The random controller's configs do not depend on results: the plain runs get the same sequence.
                 draw = create_controller("random", space, seed=args.seed + round_index)
                 configs = [space.format(draw.ask().config) for _ in range(args.budget)]
-                for variant in rotated(variants, round_index):
-                    kind, count = variant.split("-")
-                    if kind == "ray":
-                        out = one_search(space, data, state, int(count), settings,
-                                         Path(tmp) / f"round{round_index}-{variant}", tracker)
+                for name, workers, k in rotated(variants, round_index):
+                    if k is not None:
+                        settings = SearchSettings(controller=args.controller, budget=args.budget,
+                                                  seed=args.seed + round_index, queue_depth=args.queue_depth,
+                                                  trials_per_call=k if k == "auto" else int(k))
+                        out = one_search(space, data, state, workers, settings,
+                                         Path(tmp) / f"round{round_index}-{name.replace('/', '-')}", tracker)
                     else:
-                        out = plain_run(args.space, data, state, configs, int(count))
-                    results[variant].append(out)
-                    print(f"  round {round_index} {variant}: wall {out['wall']:.2f} s, sum eval "
-                          f"{sum(out['evals']):.2f} s, median eval {median(out['evals']) * 1000:.1f} ms, "
-                          f"load average {load_average():.2f}", flush=True)
+                        out = plain_run(args.space, data, state, configs, workers)
+                    results[name].append(out)
+                    calls = f", trials per call median {median(out['calls']):g} max {max(out['calls'])}" \
+                        if out.get("calls") else ""
+                    print(f"  round {round_index} {name}: wall {out['wall']:.3f} s, {out['rows'] / out['wall']:.0f} "
+                          f"evaluations/s, sum eval {sum(out['evals']):.2f} s, median eval "
+                          f"{median(out['evals']) * 1000:.2f} ms{calls}, load average {load_average():.2f}",
+                          flush=True)
         finally:
             ray.shutdown()
     _report(args, results)
     return 0
 
 
+def _rate(run: dict[str, Any]) -> float:
+    return run["rows"] / run["wall"]
+
+
+def _spread(values: list[float], digits: int = 0) -> str:
+    """``best B, median M, spread LO-HI`` of per-round values (best: the highest)."""
+    return (f"best {max(values):.{digits}f}, median {median(values):.{digits}f}, "
+            f"spread {min(values):.{digits}f}-{max(values):.{digits}f}")
+
+
 def _report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) -> None:
     rows = []
     for variant, runs in results.items():
-        workers = int(variant.split("-")[1])
+        workers = int(variant.split("-")[1].split("/")[0])
+        rates = [_rate(r) for r in runs]
         overheads = [1 - sum(r["evals"]) / (r["wall"] * workers) for r in runs]
         per_eval_ms = [(r["wall"] * workers - sum(r["evals"])) / r["rows"] * 1000 for r in runs]
         first = median([r["first_extra"] for r in runs]) * 1000 if "first_extra" in runs[0] else float("nan")
-        rows.append([variant, median([r["wall"] for r in runs]), median([r["rows"] / r["wall"] for r in runs]),
+        steady = median([r["steady_rate"] for r in runs]) if "steady_rate" in runs[0] else float("nan")
+        calls = median([median(r["calls"]) for r in runs]) if runs[0].get("calls") else float("nan")
+        rows.append([variant, median([r["wall"] for r in runs]), median(rates), max(rates), min(rates), steady,
                      median([statistics.median(r["evals"]) for r in runs]) * 1000, 100 * median(overheads),
-                     median(per_eval_ms), first])
+                     median(per_eval_ms), first, calls])
     print()
-    print(table(["variant", "wall [s]", "evals/s", "median eval [ms]", "overhead [%]", "overhead/eval [ms]",
-                 "first-result extra [ms]"], rows))
-    print("(overhead = 1 - sum(eval_time_s) / (wall x workers); overhead/eval = (wall x workers - sum eval) / "
-          "evaluations; plain-N: N processes without Ray pulling the same configs from one queue)")
+    print(table(["variant", "wall [s]", "evals/s", "best", "worst", "steady evals/s", "median eval [ms]",
+                 "overhead [%]", "overhead/eval [ms]", "first-result extra [ms]", "trials/call"], rows))
+    print("(medians over rounds; best / worst: the highest / lowest round; overhead = 1 - sum(eval_time_s) / (wall x "
+          "workers); overhead/eval = (wall x workers - sum eval) / evaluations; steady: without the first call and "
+          "the fixed costs; plain-N: N processes without Ray scoring the same configs from one queue)")
     print()
 
     def per_round(a: str, b: str) -> list[float]:
-        return [x["rows"] / x["wall"] / (y["rows"] / y["wall"]) for x, y in zip(results[a], results[b], strict=True)]
+        return [_rate(x) / _rate(y) for x, y in zip(results[a], results[b], strict=True)]
 
-    single = [1 - sum(r["evals"]) / r["wall"] for r in results["ray-1"]]
-    value = median(single)
-    print(f"search overhead, 1 worker (per round {raw([100 * v for v in single], 3)} %): {100 * value:.2f} %  "
-          f"[{verdict(100 * value, 100 * TARGET_OVERHEAD, higher_is_better=False, unit=' %')}]")
-    per_eval = [(r["wall"] - sum(r["evals"])) / r["rows"] * 1000 for r in results["ray-1"]]
-    print(f"overhead per evaluation, 1 worker: {median(per_eval):.2f} ms (per round {raw(per_eval, 3)})")
-    if "plain-1" in results:
-        against = per_round("ray-1", "plain-1")
-        print(f"throughput ray-1 / plain-1 (per round {raw(against, 3)}): {median(against):.3f}x  "
-              f"(cross-check of the overhead: 1 - this = {100 * (1 - median(against)):.1f} %)")
-    scaling = per_round("ray-2", "ray-1")
-    value = median(scaling)
-    print(f"throughput 2 workers / 1 worker (per round {raw(scaling, 3)}): {value:.2f}x  "
-          f"[{verdict(value, TARGET_SCALING, higher_is_better=True)}]")
-    slow = median([statistics.median(r["evals"]) for r in results["ray-2"]]) / \
-        median([statistics.median(r["evals"]) for r in results["ray-1"]])
-    print(f"median eval_time_s with 2 workers / with 1 worker: {slow:.2f}x (CPU contention inside evaluations)")
-    if "plain-2" in results:
-        ceiling = per_round("plain-2", "plain-1")
-        share = [s / c for s, c in zip(scaling, ceiling, strict=True)]
-        print(f"ceiling: plain-2 / plain-1 processes without Ray (per round {raw(ceiling, 3)}): "
-              f"{median(ceiling):.2f}x; runtime scaling / ceiling (per round {raw(share, 3)}): {median(share):.2f}")
+    pairs = sorted({name.split("-", 1)[1].split("/", 1)[1] if "/" in name else "" for name in results
+                    if name.startswith("ray-")})
+    for suffix in pairs:
+        tag = f"/{suffix}" if suffix else ""
+        one, two = f"ray-1{tag}", f"ray-2{tag}"
+        label = f" ({suffix})" if suffix else ""
+        if one in results:
+            single = [1 - sum(r["evals"]) / r["wall"] for r in results[one]]
+            value = median(single)
+            mark = "" if args.cheap_trials else \
+                f"  [{verdict(100 * value, 100 * TARGET_OVERHEAD, higher_is_better=False, unit=' %')}]"
+            print(f"search overhead, 1 worker{label} (1 - sum(eval_time_s) / wall; per round "
+                  f"{raw([100 * v for v in single], 3)} %): {100 * value:.2f} %{mark}")
+            if "plain-1" in results:
+                against = per_round(one, "plain-1")
+                mark = f"  [{verdict(median(against), TARGET_CHEAP_SHARE, higher_is_better=True)}]" \
+                    if args.cheap_trials else ""
+                print(f"throughput {one} / plain-1 (per round {raw(against, 3)}): {median(against):.3f}x, best "
+                      f"{max(against):.3f}x (overhead against scoring alone: 1 - this = "
+                      f"{100 * (1 - median(against)):.1f} %){mark}")
+        if two in results:
+            rates = [_rate(r) for r in results[two]]
+            if args.cheap_trials:
+                print(f"evaluations/s, {two}: {_spread(rates)}  "
+                      f"[{verdict(median(rates), TARGET_CHEAP_RATE, higher_is_better=True)}]")
+            if "plain-1" in results:
+                against = per_round(two, "plain-1")
+                print(f"throughput {two} / plain-1 (per round {raw(against, 3)}): {median(against):.3f}x, best "
+                      f"{max(against):.3f}x")
+            if "plain-2" in results:
+                against = per_round(two, "plain-2")
+                print(f"throughput {two} / plain-2 (per round {raw(against, 3)}): {median(against):.3f}x, best "
+                      f"{max(against):.3f}x")
+        if one in results and two in results and not args.cheap_trials:
+            scaling = per_round(two, one)
+            value = median(scaling)
+            print(f"throughput 2 workers / 1 worker{label} (per round {raw(scaling, 3)}): {value:.2f}x  "
+                  f"[{verdict(value, TARGET_SCALING, higher_is_better=True)}]")
+            slow = median([statistics.median(r["evals"]) for r in results[two]]) / \
+                median([statistics.median(r["evals"]) for r in results[one]])
+            print(f"median eval_time_s with 2 workers / with 1 worker: {slow:.2f}x (CPU contention inside evaluations)")
+            if "plain-2" in results:
+                ceiling = per_round("plain-2", "plain-1")
+                share = [s / c for s, c in zip(scaling, ceiling, strict=True)]
+                print(f"ceiling: plain-2 / plain-1 processes without Ray (per round {raw(ceiling, 3)}): "
+                      f"{median(ceiling):.2f}x; runtime scaling / ceiling (per round {raw(share, 3)}): "
+                      f"{median(share):.2f}")
+    for name in ("plain-1", "plain-2"):
+        if name in results:
+            print(f"evaluations/s, {name}: {_spread([_rate(r) for r in results[name]])}")
 
 
 if __name__ == "__main__":
