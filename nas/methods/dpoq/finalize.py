@@ -58,7 +58,8 @@ def finalize_dpoq(request: RunRequest) -> RunSummary:
     rows = [row for outcome in result.outcomes for row in outcome.trajectory.rows if row.get("error") is None]
     best = max(rows, key=lambda r: r["reward"]) if rows else None
     winner = {label: best[label] for label in space.labels} if best else None
-    curves_ref = ray.remote(num_cpus=1)(inference_curves).remote(space, job.data, result.supernet_state, winner)
+    curves_ref = ray.remote(num_cpus=1)(inference_curves).remote(space, job.data, result.supernet_state, winner,
+                                                                 schedule=job.supernet, seed=job.seed)
 
     plan = model_plan(space, request.seeds)
     results: dict[str, Any] = {}

@@ -25,15 +25,18 @@ def _point(evaluation: Any, thresholds: Any, rule: Any, bit_list: tuple[int, ...
 
 
 def inference_curves(space: SearchSpace, data: DataSpec, state: dict[str, Any], winner: dict[str, str] | None,
-                     num_threads: int = 1) -> dict[str, Any]:
+                     num_threads: int = 1, schedule: Any = None, seed: int = 0) -> dict[str, Any]:
     """``curves`` (ordering -> points ``{expected_bops, accuracy, avg_bits, stage}``), ``static`` (each precision
     alone: BOPs of its path, accuracy of its own softmax), ``to_classifier``, ``winner`` (the searched thresholds
-    ``winner`` on the test split: accuracy, BOPs, average bits, exit rates) and ``p1_max_difference`` (the largest
-    change of any lower precision's logits when the higher paths are not run: 0 for claim P1)."""
+    ``winner`` on the test split: accuracy, BOPs, average bits, exit rates; a winner with other train-phase values
+    than the search model's is scored on a network trained for them with ``schedule`` and ``seed``, as the search
+    scored it) and ``p1_max_difference`` (the largest change of any lower precision's logits when the higher paths
+    are not run: 0 for claim P1)."""
     import torch
 
     from trainers.data import materialize
     from trainers.early_exit import ALWAYS, NEVER, NormalizedConfidenceRule
+    from trainers.methods import TrialTraining
     from trainers.methods.dpoq import PrecisionEvaluator, build_onion_network, exit_rule
     from trainers.training import prepare_worker_process
 
@@ -41,8 +44,10 @@ def inference_curves(space: SearchSpace, data: DataSpec, state: dict[str, Any], 
     options = space.options
     net = build_onion_network(space)
     net.load_state_dict(state)
-    inputs, labels = materialize(data.load().test)
-    evaluator = PrecisionEvaluator(space, net, inputs, labels)
+    splits = data.load()
+    inputs, labels = materialize(splits.test)
+    trials = TrialTraining(splits.train, schedule, seed) if schedule is not None and space.train_labels else None
+    evaluator = PrecisionEvaluator(space, net, inputs, labels, trial_training=trials)
     evaluation = evaluator.early_exit()
     bits = options.bit_list
     num_ics = len(bits) - 1

@@ -1,6 +1,7 @@
 """DPOQ end to end (issue 15) on a tiny space: ``nas train`` saves the onion network; ``nas run`` trains it,
-searches its thresholds, trains the six Table 1 modes and the individual QAT baselines, and writes the paper-form
-report, its Parquet tables and one MLflow child run per model; a resumed run trains only what is missing."""
+searches its threshold and training mode (a train-phase knob: the evaluator trains the other mode's network),
+trains the six Table 1 modes and the individual QAT baselines, and writes the paper-form report, its Parquet
+tables and one MLflow child run per model; a resumed run trains only what is missing."""
 
 from __future__ import annotations
 
@@ -44,7 +45,10 @@ def _nas(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
 
 def test_nas_run_trains_searches_and_reports_dpoq(tmp_path: Path) -> None:
     space_file = tiny_dpoq_space(tmp_path)
-    done = _nas(tmp_path, "run", str(space_file), "--controllers", "random", "--budget", "6", "--workers", "1",
+    data = yaml.safe_load(space_file.read_text())
+    data["search"] = {"training": ["grad_scale", "separate"], "threshold": [0.5, 0.8, 0.95]}  # a train knob too
+    space_file.write_text(yaml.safe_dump(data))
+    done = _nas(tmp_path, "run", str(space_file), "--controllers", "grid", "--budget", "6", "--workers", "1",
                 "--supernet-epochs", "1", "--seeds", "0", "--quiet")
     assert done.returncode == 0, done.stderr[-3000:]
     (folder,) = (tmp_path / "runs").iterdir()
@@ -66,7 +70,13 @@ def test_nas_run_trains_searches_and_reports_dpoq(tmp_path: Path) -> None:
     trajectory = pq.read_table(next((folder / "searches").rglob("*.parquet"))).to_pylist()
     assert len(trajectory) == 6 and all(row["avg_bits"] is not None and 2 <= row["avg_bits"] <= 4
                                         for row in trajectory)
-    assert {"exit0.threshold", "exit0.threshold.value", "accuracy_exit1"} <= set(trajectory[0])
+    assert {"budget.threshold", "budget.threshold.value", "precision.training", "accuracy_exit1"} <= set(trajectory[0])
+    by_setting: dict[str, list[dict]] = {}
+    for row in trajectory:  # the grid: every training mode with every threshold
+        by_setting.setdefault(row["precision.training"], []).append(row)
+    assert sorted(by_setting) == ["grad_scale", "separate"]
+    for setting, group in by_setting.items():  # the evaluator trained "separate" once; one forward per setting
+        assert sorted(row["cached_forward"] for row in group) == [0.0, 1.0, 1.0], setting
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     parent = client.get_run(folder.name)
@@ -94,22 +104,3 @@ def test_nas_train_saves_a_dpoq_network_that_loads(tmp_path: Path) -> None:
     net = method_networks(space.method).build(space)
     net.load_state_dict(torch.load(folder / "supernet.pt", weights_only=True))
     assert net(torch.zeros(3, 1, 8, 8)).shape == (2, 3, 10)  # one classifier per precision
-
-
-def test_a_train_phase_knob_trains_each_setting_on_the_evaluator_pool(tmp_path: Path) -> None:
-    space_file = tiny_dpoq_space(tmp_path)
-    data = yaml.safe_load(space_file.read_text())
-    data["search"] = {"training": ["grad_scale", "separate"], "threshold": [0.5, 0.9]}
-    space_file.write_text(yaml.safe_dump(data))
-    done = _nas(tmp_path, "search", str(space_file), "--controller", "grid", "--budget", "4", "--workers", "1",
-                "--supernet-epochs", "1", "--quiet")
-    assert done.returncode == 0, done.stderr[-3000:]
-    (folder,) = (tmp_path / "runs").iterdir()
-    rows = pq.read_table(next((folder / "searches").rglob("*.parquet"))).to_pylist()
-    assert len(rows) == 4 and all(row["error"] is None for row in rows)
-    by_setting: dict[str, list[dict]] = {}
-    for row in rows:
-        by_setting.setdefault(row["precision.training"], []).append(row)
-    assert sorted(by_setting) == ["grad_scale", "separate"]  # the grid: every setting with every threshold
-    for setting, group in by_setting.items():  # one forward per setting (the second threshold reuses it)
-        assert sorted(row["cached_forward"] for row in group) == [0.0, 1.0], setting
