@@ -53,7 +53,7 @@ def _add_search_options(parser: argparse.ArgumentParser) -> None:
                              "milliseconds) is then paid once per K trials: worth it where an evaluation takes about "
                              "a millisecond, as for exit thresholds searched over a fixed structure (a space's "
                              "search: section). The controller has up to workers x Q x K trials out at once. auto: "
-                             "with 2 or more workers each call holds about 50 ms of evaluation (measured as the "
+                             "with 2 or more workers each call holds about 100 ms of evaluation (measured as the "
                              "search runs; 1 trial for slow ones, at most 64, and never more than a quarter of the "
                              "budget out); with 1 worker it is 1, so that a seed gives the same trajectory on every "
                              "run (a fixed K does too)")

@@ -58,8 +58,8 @@ converts few rows on the critical path (``Trajectory.table`` converts only rows 
 
 AUTO = "auto"
 """``SearchSettings.trials_per_call``: size each evaluator call from the measured evaluation time."""
-AUTO_CALL_SECONDS = 0.05
-"""What an auto-sized call aims to hold: about 50 ms of evaluation, against a per-call cost of a few milliseconds of
+AUTO_CALL_SECONDS = 0.1
+"""What an auto-sized call aims to hold: about 100 ms of evaluation, against a per-call cost of a few milliseconds of
 driver, controller and actor time (Ray's round trips, the controller's tell and ask) on a small machine."""
 AUTO_MAX_TRIALS_PER_CALL = 64
 AUTO_MAX_OUT_SHARE = 0.25
@@ -248,18 +248,28 @@ class SearchLoop:
         owned = self.controllers is None
         controller = controller_host() if owned else self.controllers
         storage = {"url": self.optuna_storage, "study_name": settings.key} if self.optuna_storage else None
-        ray.get(controller.start.remote(settings.controller, self.space, settings.seed, settings.options,
-                                        checkpoint.controller_state if checkpoint else None, storage))
+        started = controller.start.remote(settings.controller, self.space, settings.seed, settings.options,
+                                          checkpoint.controller_state if checkpoint else None, storage)
         try:
-            return self._search(controller, checkpoint, trajectory)
+            return self._search(controller, checkpoint, trajectory, started)
         finally:
             if owned:
                 ray.kill(controller)
 
-    def _search(self, controller: Any, checkpoint: SearchCheckpoint | None, trajectory: Trajectory
-                ) -> SearchOutcome:
+    def _search(self, controller: Any, checkpoint: SearchCheckpoint | None, trajectory: Trajectory,
+                started: Any) -> SearchOutcome:
+        """``started``: the controller host's ``start`` call, whose reply is awaited together with the first call
+        made after it (one round trip fewer before the first trials go out)."""
         import ray
         from ray.exceptions import RayActorError, RayError
+
+        unconfirmed = [started]
+
+        def after_start(ref: Any) -> Any:
+            """``ray.get(ref)`` of a controller call, the start's reply (its error, if it failed) taken first."""
+            if unconfirmed:
+                ray.get(unconfirmed.pop())
+            return ray.get(ref)
 
         settings = self.settings
         told = len(trajectory)
@@ -307,16 +317,18 @@ class SearchLoop:
             the first call is on its way while the controller draws the next (the same configs as one ask of
             them all: nothing is told in between)."""
             while n := asks():
-                submit(ray.get(controller.ask_text.remote(n if sizer.trials_per_call == 1
-                                                           else min(n, sizer.trials_per_call))))
+                submit(after_start(controller.ask_text.remote(n if sizer.trials_per_call == 1
+                                                               else min(n, sizer.trials_per_call))))
 
         if checkpoint is not None:
-            still_pending = set(ray.get(controller.pending.remote()))
+            still_pending = set(after_start(controller.pending.remote()))
             resubmitted = [(item["trial_id"], item["config"]) for item in checkpoint.pending
                            if item["trial_id"] in still_pending]
             submit(resubmitted[:max(0, settings.budget - told)])
 
         fill()  # the first trials go out before the MLflow child run is made: its creation overlaps them
+        if unconfirmed:  # nothing was asked
+            ray.get(unconfirmed.pop())
         child = self._child_run(checkpoint)
         # Metric steps reach MLflow only with the checkpoint that covers them (``hold``; a save is made at least
         # every ``metrics.seconds``), so MLflow never holds a step that a resumed search would log again.

@@ -30,12 +30,12 @@ def test_auto_with_one_worker_is_one_trial_per_call_whatever_the_evaluations_tak
 def test_auto_sizes_a_call_to_hold_the_target_time_of_evaluation() -> None:
     sizer = CallSizer("auto", workers=2, queue_depth=2, budget=10_000)
     assert sizer.trials_per_call == 1  # nothing measured yet
-    sizer.observe(_outs(0.002, 0.003))  # mean 2.5 ms: 50 ms / 2.5 ms
-    assert sizer.trials_per_call == round(search_loop.AUTO_CALL_SECONDS / 0.0025) == 20
-    sizer.observe(_outs(0.0075))  # averaged with the estimate so far: 5 ms
-    assert sizer.mean_eval_s == pytest.approx(0.005) and sizer.trials_per_call == 10
+    sizer.observe(_outs(0.004, 0.006))  # mean 5 ms: 100 ms / 5 ms
+    assert sizer.trials_per_call == round(search_loop.AUTO_CALL_SECONDS / 0.005) == 20
+    sizer.observe(_outs(0.015))  # averaged with the estimate so far: 10 ms
+    assert sizer.mean_eval_s == pytest.approx(0.01) and sizer.trials_per_call == 10
     for _ in range(12):
-        sizer.observe(_outs(0.2))  # slow evaluations: one per call again
+        sizer.observe(_outs(0.5))  # slow evaluations: one per call again
     assert sizer.trials_per_call == 1
     for _ in range(30):
         sizer.observe(_outs(1e-6, 0.0, 0.0))  # lost trials (timed 0) are not measurements

@@ -309,3 +309,15 @@ def test_an_interrupted_auto_search_resumes_its_pending_calls_to_the_exact_budge
     pending = {p["trial_id"]: p["config"] for p in checkpoint.pending}
     assert all({k: r[k] for k in tiny_space.labels} == pending[r["trial_id"]] for r in rows
                if r["trial_id"] in pending)
+
+
+def test_a_controller_that_fails_to_start_stops_the_search_with_its_error(single, tiny_space, tmp_path: Path) -> None:
+    """The host's ``start`` is awaited with the first ask: its error, not the ask's, ends the search."""
+    host = controller_host()
+    try:
+        SearchLoop(tiny_space, SearchSettings("reinforce", 3, seed=0), single, tmp_path / "ok", controllers=host).run()
+        with pytest.raises(ray.exceptions.RayTaskError, match="no-such-controller"):
+            SearchLoop(tiny_space, SearchSettings("no-such-controller", 3, seed=0), single, tmp_path / "bad",
+                       controllers=host).run()
+    finally:
+        ray.kill(host)
