@@ -12,7 +12,7 @@ from nas.controllers import Controller, TrialResult, create_controller, list_con
 from spaces import Config, SearchSpace, load_space
 
 SPACE = load_space("tiny-digits")
-SLOW_CONTROLLERS = {"gp"}  # Gaussian-process asks cost ~0.4 s each once past the startup trials
+SLOW_CONTROLLERS = {"gp", "gp-categorical"}  # Gaussian-process asks cost ~0.4 s each once past the startup trials
 ENUMERATING_CONTROLLERS = {"grid"}
 """Controllers that visit the space in a fixed order: their best after 60 asks says where the optimum lies in that
 order, not how well they search, so the random-floor test skips them (test_grid_controller checks a full pass)."""

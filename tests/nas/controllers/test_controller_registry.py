@@ -1,4 +1,4 @@
-"""Controller registry: the seven names, clear errors for unknown names and bad options."""
+"""Controller registry: the built-in names, clear errors for unknown names and bad options."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from spaces import load_space
 
 
 def test_known_names() -> None:
-    assert set(list_controllers()) == {"reinforce", "random", "tpe", "optuna-random", "cmaes", "gp", "nsga2", "grid"}
+    assert set(list_controllers()) == {"reinforce", "random", "tpe", "optuna-random", "cmaes", "gp", "gp-categorical",
+                                       "nsga2", "grid", "evolution", "mo-reinforce"}
     assert controller_class("reinforce") is ReinforceController
     assert controller_class("random").name == "random"
 

@@ -24,12 +24,12 @@ OPTUNA_NAMES = [n for n in list_controllers() if issubclass(controller_class(n),
 
 
 def test_all_optuna_samplers_registered() -> None:
-    assert set(OPTUNA_NAMES) == {"tpe", "optuna-random", "cmaes", "gp", "nsga2"}
+    assert set(OPTUNA_NAMES) == {"tpe", "optuna-random", "cmaes", "gp", "gp-categorical", "nsga2"}
 
 
 @pytest.mark.parametrize(("name", "kind"), [
     ("tpe", CategoricalDistribution), ("optuna-random", CategoricalDistribution), ("nsga2", CategoricalDistribution),
-    ("cmaes", IntDistribution), ("gp", IntDistribution)])
+    ("cmaes", IntDistribution), ("gp", IntDistribution), ("gp-categorical", CategoricalDistribution)])
 def test_distribution_per_encoding(name: str, kind: type) -> None:
     controller = create_controller(name, SPACE, seed=0)
     assert isinstance(controller, OptunaController)
