@@ -17,7 +17,10 @@ from nas.controllers.registry import register_controller
 from nas.controllers.trial import Trial, TrialResult
 from spaces import Config, SearchSpace
 
-__all__ = ["ReinforceController", "reinforce_gradient"]
+__all__ = ["DEFAULT_SAMPLES_PER_UPDATE", "ReinforceController", "reinforce_gradient"]
+
+DEFAULT_SAMPLES_PER_UPDATE = 4
+"""P of USDN Eq. 6 when none is given: also the round of an interleaved search (``nas.runtime.search_loop``)."""
 
 
 @register_controller("reinforce")
@@ -33,24 +36,45 @@ class ReinforceController(Controller):
     (:func:`reinforce_gradient`, evaluated at the current logits) with Adam at learning rate ``lr``.
     Failed trials are dropped: they move neither the logits nor the baseline.
 
+    Reuse of told results (both off at 0): ``replay_top`` - the best ``replay_top`` complete results told so far
+    join every update's sum with advantage ``R - b`` (replay of the best, as priority-queue training, Abolafia et
+    al. 2018); ``reuse_told`` - an ask whose draw is a config told before feeds that draw to Eq. 6 with its told
+    reward (a policy sample whose reward is known, no evaluation spent; assumes a config's reward does not change)
+    and draws again, up to ``reuse_told`` times. Defaults (lr 0.2, P = 4, replay 4, reuse 100; first written as
+    lr 0.1, P = 8, neither) from ``benchmarks/sample_efficiency.py --rewards chain`` (README there).
+
     Resume is exact: logits, Adam moments, baseline, the partial batch and the generator state are saved;
     outstanding trials stay pending after :meth:`load_state_dict` and can still be told.
     """
 
-    def __init__(self, space: SearchSpace, seed: int = 0, *, lr: float = 0.1, baseline_decay: float = 0.9,
-                 entropy_weight: float = 0.0, samples_per_update: int = 8) -> None:
+    def __init__(self, space: SearchSpace, seed: int = 0, *, lr: float = 0.2, baseline_decay: float = 0.9,
+                 entropy_weight: float = 0.0, samples_per_update: int = DEFAULT_SAMPLES_PER_UPDATE,
+                 replay_top: int = 4, reuse_told: int = 100) -> None:
         if not 0 <= baseline_decay < 1:
             raise ValueError(f"baseline_decay must lie in [0, 1), got {baseline_decay}")
         if entropy_weight < 0:
             raise ValueError(f"entropy_weight must be >= 0, got {entropy_weight}")
         if isinstance(samples_per_update, bool) or not isinstance(samples_per_update, int) or samples_per_update < 1:
             raise ValueError(f"samples_per_update must be a positive int, got {samples_per_update!r}")
+        if isinstance(replay_top, bool) or not isinstance(replay_top, int) or replay_top < 0:
+            raise ValueError(f"replay_top must be an int >= 0, got {replay_top!r}")
+        if isinstance(reuse_told, bool) or not isinstance(reuse_told, int) or reuse_told < 0:
+            raise ValueError(f"reuse_told must be an int >= 0, got {reuse_told!r}")
+        options = {k: v for k, v in (("replay_top", replay_top), ("reuse_told", reuse_told)) if v}
         super().__init__(space, seed, lr=lr, baseline_decay=baseline_decay, entropy_weight=entropy_weight,
-                         samples_per_update=samples_per_update)
+                         samples_per_update=samples_per_update, **options)
         self.lr = float(lr)
         self.baseline_decay = float(baseline_decay)
         self.entropy_weight = float(entropy_weight)
         self.samples_per_update = samples_per_update
+        self.replay_top = replay_top
+        self._elite: list[tuple[float, int, list[int]]] = []
+        """``(-reward, tell position, indices)`` of the ``replay_top`` best complete results told, best first."""
+        self._n_complete = 0
+        self.reuse_told = reuse_told
+        self._told_rewards: dict[tuple[int, ...], float] = {}
+        """The first complete reward told for each config (as indices), for ``reuse_told``."""
+        self.n_reused = 0
         self.logits: list[np.ndarray] = [np.zeros(d.size) for d in space.dimensions]
         self._adam = Adam([z.shape for z in self.logits], lr=self.lr)
         self._offsets = np.cumsum([0] + [d.size for d in space.dimensions[:-1]])
@@ -105,6 +129,13 @@ class ReinforceController(Controller):
     # -- hooks -----------------------------------------------------------------------------------
     def _propose(self, trial_id: int) -> Config:
         indices = self._sample_indices(self._rng)
+        for _ in range(self.reuse_told):
+            known = self._told_rewards.get(tuple(indices))
+            if known is None:
+                break
+            self._learn(indices, known)  # a draw of a config told before: a policy sample whose reward is known
+            self.n_reused += 1
+            indices = self._sample_indices(self._rng)
         self._asked[trial_id] = indices
         return self.space.decode(indices)
 
@@ -112,13 +143,28 @@ class ReinforceController(Controller):
         indices = self._asked.pop(trial.trial_id, None)
         if not result.is_complete or result.reward is None:
             return
-        reward = result.reward
+        indices = indices if indices is not None else self.space.encode(trial.config)
+        self._remember(indices, result.reward)
+        self._learn(indices, result.reward)
+
+    def _learn(self, indices: list[int], reward: float) -> None:
+        """Eq. 6's sample ``(indices, R - b)`` into the batch, the baseline moved; an update once P are in."""
         advantage = 0.0 if self.baseline is None else reward - self.baseline
         self.baseline = reward if self.baseline is None else (
             self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward)
-        self._batch.append((indices if indices is not None else self.space.encode(trial.config), advantage))
+        self._batch.append((indices, advantage))
         if len(self._batch) >= self.samples_per_update:
+            baseline = self.baseline
+            self._batch.extend((list(elite), -negative - baseline) for negative, _, elite in self._elite)
             self._update()
+
+    def _remember(self, indices: list[int], reward: float) -> None:
+        """Keep ``indices`` among the ``replay_top`` best told results (earliest first on ties)."""
+        if self.replay_top:
+            bisect.insort(self._elite, (-reward, self._n_complete, indices))
+            del self._elite[self.replay_top:]
+        self._n_complete += 1
+        self._told_rewards.setdefault(tuple(indices), reward)
 
     def _update(self) -> None:
         """:func:`reinforce_gradient` then :meth:`Adam.step` (ascending), over the flat arrays (:meth:`_flatten`)."""
@@ -146,6 +192,7 @@ class ReinforceController(Controller):
     def _internal_state(self) -> dict[str, Any]:
         return {"logits": [z.tolist() for z in self.logits], "adam": self._adam.state_dict(),
                 "baseline": self.baseline, "n_updates": self.n_updates,
+                **({"n_reused": self.n_reused} if self.reuse_told else {}),
                 "batch": [{"actions": a, "advantage": adv} for a, adv in self._batch],
                 "rng": self._rng.bit_generator.state}
 
@@ -165,3 +212,8 @@ class ReinforceController(Controller):
         self.n_updates = int(state["n_updates"])
         self._batch = [([int(i) for i in b["actions"]], float(b["advantage"])) for b in state["batch"]]
         self._rng = rng
+        self._elite, self._n_complete, self._told_rewards = [], 0, {}
+        self.n_reused = int(state.get("n_reused", 0))
+        for trial, result in self._history:
+            if result.is_complete and result.reward is not None:
+                self._remember(self.space.encode(trial.config), result.reward)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.controllers import TrialResult
+from nas.controllers.reinforce import DEFAULT_SAMPLES_PER_UPDATE
 from nas.runtime.controller_actor import controller_host, pack_result
 from nas.runtime.evaluator_pool import EvaluatorPool, unpack_results
 from nas.runtime.interrupts import deferred_interrupts
@@ -146,7 +147,7 @@ class SearchSettings:
     @property
     def rounds(self) -> int:
         """Architecture steps of an interleaved search: one per ``samples_per_update`` evaluations."""
-        per_update = int(self.options.get("samples_per_update", 8))
+        per_update = int(self.options.get("samples_per_update", DEFAULT_SAMPLES_PER_UPDATE))
         return -(-self.budget // max(1, per_update))
 
     @property
@@ -204,7 +205,8 @@ class SearchLoop:
         self.trainer = trainer
         if settings.mode == "interleaved" and trainer is None:
             raise ValueError("the interleaved mode needs a supernet trainer actor")
-        self.round_size = int(settings.options.get("samples_per_update", 8)) if settings.mode == "interleaved" else 0
+        self.round_size = (int(settings.options.get("samples_per_update", DEFAULT_SAMPLES_PER_UPDATE))
+                           if settings.mode == "interleaved" else 0)
         self.call_sizer: CallSizer | None = None
         """The sizes of this search's evaluator calls, once :meth:`run` has started it."""
         self.extra_metrics = method_metric_columns(space)

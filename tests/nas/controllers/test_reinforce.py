@@ -68,7 +68,7 @@ def test_baseline_is_moving_average_of_previous_rewards() -> None:
 
 
 def test_first_update_is_one_adam_step_after_p_rewards() -> None:
-    controller = ReinforceController(SPACE, seed=1, lr=0.1, samples_per_update=3)
+    controller = ReinforceController(SPACE, seed=1, lr=0.1, samples_per_update=3, replay_top=0)
     trials = [controller.ask() for _ in range(3)]
     rewards = [0.2, 0.8, 0.5]
     for trial, reward in zip(trials[:2], rewards[:2], strict=True):
@@ -82,6 +82,38 @@ def test_first_update_is_one_adam_step_after_p_rewards() -> None:
     for z, g in zip(controller.logits, expected, strict=True):
         # Adam's first bias-corrected step moves each logit by lr * sign(grad).
         np.testing.assert_allclose(z, 0.1 * np.sign(g) * (np.abs(g) > 1e-12), atol=1e-6)
+
+
+def test_replay_adds_the_best_told_results_to_each_update() -> None:
+    """With ``replay_top = 2`` the first update's sum holds the 3 new samples and the 2 best told (again), each
+    with advantage R - b against the baseline after the third reward."""
+    controller = ReinforceController(SPACE, seed=1, lr=0.1, samples_per_update=3, replay_top=2)
+    trials = [controller.ask() for _ in range(3)]
+    for trial, reward in zip(trials, [0.2, 0.8, 0.5], strict=True):
+        controller.tell(trial.trial_id, TrialResult.complete(reward))
+    assert controller.n_updates == 1
+    baseline = 0.9 * (0.9 * 0.2 + 0.1 * 0.8) + 0.1 * 0.5
+    actions = [SPACE.encode(t.config) for t in (*trials, trials[1], trials[2])]
+    expected = reinforce_gradient([np.zeros(d.size) for d in SPACE.dimensions], actions,
+                                  [0.0, 0.6, 0.5 - 0.26, 0.8 - baseline, 0.5 - baseline])
+    for z, g in zip(controller.logits, expected, strict=True):
+        np.testing.assert_allclose(z, 0.1 * np.sign(g) * (np.abs(g) > 1e-12), atol=1e-6)
+
+
+def test_a_draw_of_a_told_config_is_learned_from_not_asked_again() -> None:
+    """``reuse_told``: once a fast policy concentrates, its draws repeat told configs; those enter Eq. 6 with their
+    told reward instead of being asked, so an ask repeats a told config only after ``reuse_told`` such draws."""
+    controller = ReinforceController(SPACE, seed=0, lr=5.0, samples_per_update=1, reuse_told=50)
+    seen: set[tuple[int, ...]] = set()
+    for _ in range(60):
+        before = controller.n_reused
+        trial = controller.ask()
+        key = tuple(SPACE.encode(trial.config))
+        assert key not in seen or controller.n_reused - before == 50
+        seen.add(key)
+        controller.tell(trial.trial_id, TrialResult.complete(top_fraction(trial.config)))
+    assert controller.n_reused > 0
+    assert controller.n_updates == 60 + controller.n_reused  # P = 1: one update per told or reused reward
 
 
 def test_probabilities_sum_to_one_and_most_likely_is_argmax() -> None:
