@@ -294,7 +294,7 @@ def parse_space(raw: Any, source: str = "<space>") -> SearchSpace:
             geometry = dataset_geometry(name, dataset)
             if geometry is not None:
                 check_backbone_fits(backbone, name, *geometry, source=source)
-        return SearchSpace(
+        space = SearchSpace(
             name=str(top["name"]),
             backbone=backbone,
             bit_dimensions=tuple(bit_dims),
@@ -310,6 +310,9 @@ def parse_space(raw: Any, source: str = "<space>") -> SearchSpace:
             dataset=dict(dataset),
             source=source,
         )
+        if method.check_space is not None:
+            method.check_space(space)
+        return space
     except SpaceError as exc:
         if exc.source:
             raise

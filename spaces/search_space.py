@@ -88,6 +88,14 @@ class SearchSpace:
         """Labels of the train-phase knobs: a trial with other values than the trained model's trains anew."""
         return tuple(d.label for d in self.knob_dimensions if d.phase != INFERENCE)
 
+    @property
+    def trains_trials(self) -> bool:
+        """Whether an evaluator may train a model for a trial: the space has train-phase knobs, or its method
+        trains every trial (``MethodSpec.trains_every_trial``: DFS's step 2 from the shared step 1)."""
+        from spaces.methods.method_spec import method_spec
+
+        return bool(self.train_labels) or method_spec(self.method).trains_every_trial
+
     def budget_for(self, config: Mapping[str, Any], budget: Budget | None = None) -> Budget:
         """``budget`` (the space's by default) with the values ``config`` chose for ``budget.*`` knobs."""
         budget = budget or self.budget

@@ -51,7 +51,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--supernet-epochs", type=positive_int, default=10, metavar="E",
                      help="epochs of the method's model: USDN's supernet with uniform path sampling, after "
                           "pre-training; DPOQ's onion network and every model trained after its search (default: 10)")
-    run.add_argument("--supernet-lr", type=positive_float, default=0.02, metavar="LR")
+    run.add_argument("--supernet-lr", type=positive_float, metavar="LR",
+                     help="SGD learning rate of the method's model (default: the method's: USDN and "
+                             "DPOQ 0.02, DFS 0.1 for step 1, step 2 at a tenth of it)")
     run.add_argument("--mode", choices=["frozen", "interleaved"], default="frozen",
                      help="frozen (default): every controller searches the same trained supernet, so their "
                           "results compare. interleaved: USDN Sec. 4.2, the reinforce search alternates REINFORCE "
@@ -129,7 +131,8 @@ def run_pipeline(args: argparse.Namespace) -> int:
                                    mode=args.mode if c == "reinforce" else "frozen") for c in args.controllers]
         source = str(Path(args.space).resolve()) if Path(args.space).exists() else args.space
         job = SearchJob(source, searches, resolve_data(space, args.dataset, args.data_root, args.seed),
-                        TrainingSchedule(epochs=args.supernet_epochs, lr=args.supernet_lr), args.workers, 1,
+                        TrainingSchedule(epochs=args.supernet_epochs, lr=args.supernet_lr or pipeline.default_lr),
+                        args.workers, 1,
                         args.seed, "run", **supernet_job_fields(args), optuna_storage=args.optuna_storage,
                         finalize_seeds=search_seeds(args.seeds) if args.seeds else None)
     if job.finalize_seeds and args.resume and args.seeds and search_seeds(args.seeds) != job.finalize_seeds:

@@ -33,8 +33,9 @@ def _add_search_options(parser: argparse.ArgumentParser) -> None:
                         help="trade-off ratio tr of USDN Eq. 7 (repeatable; default: the space's)")
     parser.add_argument("--supernet-epochs", type=positive_int, default=10, metavar="E",
                         help="epochs of uniform-path supernet training before searching (default: 10)")
-    parser.add_argument("--supernet-lr", type=positive_float, default=0.02, metavar="LR",
-                        help="supernet SGD learning rate (default: 0.02)")
+    parser.add_argument("--supernet-lr", type=positive_float, metavar="LR",
+                        help="SGD learning rate of the method's model (default: the method's: USDN and "
+                             "DPOQ 0.02, DFS 0.1 for step 1, step 2 at a tenth of it)")
     parser.add_argument("--samples-per-update", type=positive_int, metavar="P",
                         help="REINFORCE: samples P per policy update (USDN Eq. 6; default 8)")
     parser.add_argument("--mode", choices=["frozen", "interleaved"], default="frozen",
@@ -129,7 +130,10 @@ def _job(args: argparse.Namespace, controllers: list[str], seeds: list[int], kin
                 for c in controllers for s in seeds for tr in tradeoffs]
     data = resolve_data(space, args.dataset, args.data_root, seeds[0])
     source = args.space if not Path(args.space).exists() else str(Path(args.space).resolve())
-    return SearchJob(source, searches, data, TrainingSchedule(epochs=args.supernet_epochs, lr=args.supernet_lr),
+    from nas.methods import method_pipeline
+
+    lr = args.supernet_lr or method_pipeline(space.method).default_lr
+    return SearchJob(source, searches, data, TrainingSchedule(epochs=args.supernet_epochs, lr=lr),
                      args.workers, 1, seeds[0], kind, **supernet_job_fields(args),
                      optuna_storage=args.optuna_storage)
 

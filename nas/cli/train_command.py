@@ -30,8 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     stages = train.add_argument_group("stages (USDN: supplement App. A)")
     stages.add_argument("--supernet-epochs", type=positive_int, default=10, metavar="E",
                         help="epochs of uniform-path supernet training (default: 10)")
-    stages.add_argument("--supernet-lr", type=positive_float, default=0.02, metavar="LR",
-                        help="supernet SGD learning rate (default: 0.02)")
+    stages.add_argument("--supernet-lr", type=positive_float, metavar="LR",
+                        help="SGD learning rate of the method's model (default: the method's: USDN and "
+                             "DPOQ 0.02, DFS 0.1 for step 1, step 2 at a tenth of it)")
     stages.add_argument("--supernet-init", choices=INIT_MODES, default="pretrained",
                         help="pretrained (default): full-precision pre-training first, every bit-width candidate "
                              "started from it; shared: one random start; independent: K random starts")
@@ -66,7 +67,7 @@ def run_train(args: argparse.Namespace) -> int:
     except KeyError as exc:
         raise UserError(f"{space.source}: {exc.args[0]}") from None
     data = resolve_data(space, args.dataset, args.data_root, args.seed)
-    schedule = TrainingSchedule(epochs=args.supernet_epochs, lr=args.supernet_lr)
+    schedule = TrainingSchedule(epochs=args.supernet_epochs, lr=args.supernet_lr or pipeline.default_lr)
     pretrain = TrainingSchedule(epochs=args.pretrain_epochs, lr=args.pretrain_lr) \
         if args.supernet_init == "pretrained" else None
     say = (lambda *_: None) if args.quiet else print

@@ -4,6 +4,8 @@ the torch-free specs, ``trainers.methods`` the networks and evaluators). A pipel
 
 from __future__ import annotations
 
+from nas.methods.ddi import DdiPipeline
+from nas.methods.dfs import DfsPipeline
 from nas.methods.dpoq import DpoqPipeline
 from nas.methods.method_pipeline import (
     MethodPipeline,
@@ -18,5 +20,5 @@ from nas.methods.method_pipeline import (
 )
 from nas.methods.usdn import UsdnPipeline
 
-__all__ = ["DpoqPipeline", "MethodPipeline", "RunRequest", "RunSummary", "SearchModel", "SearchModelRequest",
-           "TrainRequest", "TrainedModel", "UsdnPipeline", "method_pipeline", "register_pipeline"]
+__all__ = ["DdiPipeline", "DfsPipeline", "DpoqPipeline", "MethodPipeline", "RunRequest", "RunSummary", "SearchModel",
+           "SearchModelRequest", "TrainRequest", "TrainedModel", "UsdnPipeline", "method_pipeline", "register_pipeline"]

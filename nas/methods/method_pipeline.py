@@ -110,6 +110,8 @@ class MethodPipeline(ABC):
     """One method's search-side wiring (a registry entry: no ``if method == ...`` elsewhere)."""
 
     name: str = ""
+    default_lr: float = 0.02
+    """The learning rate of the method's model when ``--supernet-lr`` is not given (USDN's supernet: 0.02)."""
 
     @abstractmethod
     def train(self, request: TrainRequest) -> TrainedModel:

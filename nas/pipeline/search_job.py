@@ -183,7 +183,7 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
     state, supernet_log, pretrained = model.state, model.epochs, model.pretrained
     pool = EvaluatorPool(space, job.data, state, job.workers, job.cpus_per_worker,
                          bn_recalibration=job.bn_recalibration,
-                         trial_schedule=job.supernet if space.train_labels else None, trial_seed=job.seed)
+                         trial_schedule=job.supernet if space.trains_trials else None, trial_seed=job.seed)
     controllers = controller_host()  # starts while the evaluators load their data and weights
     pool.ready()
     ray.get(controllers.ready.remote())

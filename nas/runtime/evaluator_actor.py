@@ -40,7 +40,7 @@ class EvaluatorWorker:
         net.load_state_dict(ray.get(supernet_state[0]))
         calibration = calibration_inputs(splits.train, calibration_samples, data.seed) if calibration_samples else None
         trials = TrialTraining(splits.train, trial_schedule, trial_seed) \
-            if trial_schedule is not None and space.train_labels else None
+            if trial_schedule is not None and space.trains_trials else None
         self.evaluator = networks.evaluator(space, net, inputs, labels, batch_size=batch_size,
                                             device=default_device(), calibration_inputs=calibration,
                                             trial_training=trials)

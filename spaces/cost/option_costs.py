@@ -111,6 +111,9 @@ class OptionCostTable:
     fixed_bops: Mapping[str, float] = field(default_factory=dict)
     order: tuple[str, ...] = ()
     scaled_bops: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    full_bops: Mapping[str, float] = field(default_factory=dict)
+    """Each unit's BOPs at full precision where ``"full"`` is not one of its options (DFS with ``skip / 4 / 8``, a
+    static ``W8A8`` network): cp's denominator stays the full-precision network's whatever the option list."""
 
     def __post_init__(self) -> None:
         units = tuple(self.units)
@@ -155,6 +158,8 @@ class OptionCostTable:
         object.__setattr__(self, "scaled_bops", scaled)
         object.__setattr__(self, "fixed_bops", fixed)
         object.__setattr__(self, "order", order)
+        object.__setattr__(self, "full_bops", {u: _check_bops(v, f"full_bops[{u!r}]")
+                                               for u, v in self.full_bops.items()})
 
     __hash__ = None  # type: ignore[assignment]  # holds dicts
 
@@ -184,7 +189,11 @@ class OptionCostTable:
         return self.bops[unit][name] - self.scaled_bops[unit][name] * (1.0 - float(fraction))
 
     def reference_bops(self, option: OptionLike = FULL) -> float:
-        """Sum over the units of ``bops[unit][option]``: the denominator of DFS's cp (all gated blocks at full)."""
+        """Sum over the units of ``bops[unit][option]``: the denominator of DFS's cp (all gated blocks at full;
+        a unit without a ``"full"`` option is priced from :attr:`full_bops`)."""
+        if option == FULL:
+            return math.fsum(self.full_bops[unit] if FULL not in self.options[unit] and unit in self.full_bops
+                             else self.cost(unit, option) for unit in self.units)
         return math.fsum(self.cost(unit, option) for unit in self.units)
 
 
@@ -250,7 +259,9 @@ def dfs_cost_table(
         if shortcut and shortcut_bits is not None:
             fixed[f"{block.name}.shortcut"] = layers_bops(shortcut, shortcut_bits)
             order.append(f"{block.name}.shortcut")
-    return OptionCostTable(units, dict.fromkeys(units, names), bops, fixed, tuple(order))
+    full = {} if FULL in names else {block.name: block_option_bops(block, FULL) for block in backbone.blocks
+                                     if block.name in units}
+    return OptionCostTable(units, dict.fromkeys(units, names), bops, fixed, tuple(order), full_bops=full)
 
 
 # -- channel fractions (DDI) ---------------------------------------------------------------------------------------

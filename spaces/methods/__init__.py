@@ -4,9 +4,11 @@ wiring in ``nas``; both look their method up by the same name."""
 
 from __future__ import annotations
 
+from spaces.methods.ddi import DDI, DdiOptions
+from spaces.methods.dfs import DFS, DfsOptions
 from spaces.methods.dpoq import DPOQ, DpoqOptions
 from spaces.methods.method_spec import BIT_WIDTHS, FIXED, MethodSpec, list_methods, method_spec, register_method
 from spaces.methods.usdn import USDN
 
-__all__ = ["BIT_WIDTHS", "DPOQ", "FIXED", "USDN", "DpoqOptions", "MethodSpec", "list_methods", "method_spec",
-           "register_method"]
+__all__ = ["BIT_WIDTHS", "DDI", "DFS", "DPOQ", "FIXED", "USDN", "DdiOptions", "DfsOptions", "DpoqOptions", "MethodSpec",
+           "list_methods", "method_spec", "register_method"]

@@ -52,6 +52,13 @@ class MethodSpec:
     """``check_setting(key, value, options)``: the canonical text of a value of an option knob without a fixed
     list of values, given the space's parsed options; ValueError with the reason otherwise."""
 
+    trains_every_trial: bool = False
+    """The model a search loads is a shared start, not the one scored: every trial trains its own from it (DFS:
+    step 2 from the shared step 1), so evaluators always get the training inputs."""
+    check_space: Callable[[Any], None] | None = None
+    """``check_space(space)``: checks across sections once the space is built (DFS: the target cp against what
+    the option list reaches), raising one-line SpaceErrors naming the field."""
+
     def knob_phase(self, key: str) -> str | None:
         found = dict(self.knobs).get(key)
         return found if found is not None else next((k[3] for k in self.option_knobs if k[0] == key), None)

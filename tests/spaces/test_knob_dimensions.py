@@ -92,7 +92,7 @@ def test_the_usdn_spec_names_its_inference_knobs() -> None:
     spec = method_spec("usdn")
     assert spec.knob_phase("thresholds") == INFERENCE and spec.knob_phase("target_compute") is None
     with pytest.raises(SpaceError, match="unknown method"):
-        method_spec("dfs")
+        method_spec("snn")
 
 
 def test_a_bad_knob_file_stops_nas_search_before_anything_is_written(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from trainers.methods.ddi import DdiEvaluation, DdiEvaluator, DdiNetworks
+from trainers.methods.dfs import DfsNetworks, GatedEvaluation, GatedEvaluator
 from trainers.methods.dpoq import DpoqNetworks, PrecisionEvaluation, PrecisionEvaluator
 from trainers.methods.method_networks import (
     Evaluator,
@@ -12,5 +14,6 @@ from trainers.methods.method_networks import (
 )
 from trainers.methods.usdn import UsdnNetworks
 
-__all__ = ["DpoqNetworks", "Evaluator", "MethodNetworks", "PrecisionEvaluation", "PrecisionEvaluator",
+__all__ = ["DdiEvaluation", "DdiEvaluator", "DdiNetworks", "DfsNetworks", "DpoqNetworks", "Evaluator",
+           "GatedEvaluation", "GatedEvaluator", "MethodNetworks", "PrecisionEvaluation", "PrecisionEvaluator",
            "TrialTraining", "UsdnNetworks", "method_networks", "register_method_networks"]

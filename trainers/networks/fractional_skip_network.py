@@ -206,7 +206,8 @@ def with_gate_pieces(table: OptionCostTable, gate: RecurrentGate, bits: BitWidth
             fixed[f"{name}.gate"] = layers_bops(pieces[name], bits)
             order.append(f"{name}.gate")
         order.append(name)
-    return OptionCostTable(table.units, table.options, table.bops, fixed, tuple(order), table.scaled_bops)
+    return OptionCostTable(table.units, table.options, table.bops, fixed, tuple(order), table.scaled_bops,
+                          table.full_bops)
 
 
 _MULTI_EXIT_KEY = re.compile(r"^blocks\.(\d+)\.(.+)$")

@@ -46,7 +46,7 @@ def inference_curves(space: SearchSpace, data: DataSpec, state: dict[str, Any], 
     net.load_state_dict(state)
     splits = data.load()
     inputs, labels = materialize(splits.test)
-    trials = TrialTraining(splits.train, schedule, seed) if schedule is not None and space.train_labels else None
+    trials = TrialTraining(splits.train, schedule, seed) if schedule is not None and space.trains_trials else None
     evaluator = PrecisionEvaluator(space, net, inputs, labels, trial_training=trials)
     evaluation = evaluator.early_exit()
     bits = options.bit_list
