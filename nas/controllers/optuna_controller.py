@@ -223,9 +223,9 @@ class GPController(OptunaController):
 @register_controller("gp-categorical")
 class GPCategoricalController(OptunaController):
     """Optuna's Gaussian-process BO over the choices as categories: Optuna's GP kernel treats a categorical
-    parameter by Hamming distance (equal or not) instead of as an ordinal index, which on spaces with
-    interactions between neighbouring layers finds the optimum in far fewer evaluations than ``gp``
-    (``benchmarks/sample_efficiency.py --rewards chain``)."""
+    parameter by Hamming distance (equal or not) instead of as an ordinal index. Slow: asks cost seconds each
+    past a few hundred trials on two cores (``benchmarks/sample_efficiency.py --rewards chain --controllers
+    gp-categorical`` measures its sample efficiency; a 5-seed run takes tens of minutes there)."""
 
     def _make_sampler(self, seed: int, **options: Any) -> BaseSampler:
         options.setdefault("warn_independent_sampling", False)
