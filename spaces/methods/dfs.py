@@ -272,7 +272,7 @@ DFS = register_method(MethodSpec(
     summary="DFS: per-input fractional skipping (skip / 8 / 16 / full per block), recurrent gates, sign-switching "
             "alpha to a target cp (Eq. 1-2)",
     knobs=(("target_compute", TRAIN),),
-    metrics=("cp", "cp_network", "target_cp", "skip_share", "gate_bops"),
+    metrics=("cp", "cp_network", "target_cp", "skip_share", "gate_bops", "cached_forward"),
     option_knobs=(("options", "gating.options", (), TRAIN), ("alpha", "gating.alpha", (), TRAIN),
                   ("alpha_rule", "gating.alpha_rule", ALPHA_RULES, TRAIN)),
     check_setting=check_dfs_setting,
@@ -285,4 +285,5 @@ DFS = register_method(MethodSpec(
 """Its knobs, all train phase (each new value trains a step 2 from the shared step 1): the target cp
 (``target_compute``), the option list, |alpha| and the alpha rule. Its extra metrics: the actual cp on the split
 (mean of the per-sample cp of the hard decisions), the whole network's cp (expected BOPs over the full-precision
-base's), the target, the share of skipped block executions, and the gates' BOPs per sample."""
+base's), the target, the share of skipped block executions, the gates' BOPs per sample, and whether the trial reused
+an earlier trial's step 2 (``cached_forward``)."""

@@ -200,12 +200,11 @@ def write_dfs_report(folder: Path, space: SearchSpace, results: Mapping[str, Map
     ]
     if trials:
         best = max(trials, key=lambda r: r["reward"])
-        seen = sorted({(r.get("budget.target_compute", r.get("target_cp")), r["cp"], r["ee_accuracy"])
-                       for r in trials}, key=lambda t: (t[0] is None, t[0]))
+        seen = sorted({(float(r["target_cp"]), r["cp"], r["ee_accuracy"]) for r in trials})
         text = (f"{len(trials)} evaluations, {len(seen)} distinct step 2s; best reward {best['reward']:.4f} at "
                 f"target cp {best['target_cp']:g}: validation accuracy {100 * best['ee_accuracy']:.2f} %, cp "
                 f"{100 * best['cp']:.2f} %")
-        rows = [{"target cp": f"{100 * t:g} %" if t is not None else "-", "actual cp (validation)": f"{100 * cp:.2f} %",
+        rows = [{"target cp": f"{100 * t:g} %", "actual cp (validation)": f"{100 * cp:.2f} %",
                  "accuracy (validation)": f"{100 * acc:.2f} %"} for t, cp, acc in seen]
         sections.append(ReportSection("The search over the gating budget", text,
                                       _md(rows, ["target cp", "actual cp (validation)", "accuracy (validation)"])))
