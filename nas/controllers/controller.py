@@ -199,6 +199,13 @@ class Controller(ABC):
             self._history_json.append(json.dumps(entry, **STATE_JSON))
         return cache
 
+    @classmethod
+    def resume_options(cls, saved: Mapping[str, Any]) -> dict[str, Any]:
+        """Constructor options, beside the search's own, that rebuild a controller whose state recorded ``saved``
+        options (a resume must build it as it was built, even after a default changed). The default: none (the
+        search's options alone, as recorded in ``job.json``)."""
+        return {}
+
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore from :meth:`state_dict` output (seed included); ``ValueError`` if it belongs to another
         controller, space or options. Pending trials are kept or dropped per :attr:`keeps_pending_on_resume`.

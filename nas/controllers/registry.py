@@ -91,6 +91,20 @@ def create_controller(name: str, space: SearchSpace, seed: int = 0, **options: A
     return controller_class(name)(space, seed=seed, **options)
 
 
+def create_for_state(name: str, space: SearchSpace, seed: int, options: Mapping[str, Any] | None,
+                     state: Mapping[str, Any] | None, **extra: Any) -> Controller:
+    """Controller ``name`` built as the one that saved ``state`` was (its class's
+    :meth:`~nas.controllers.controller.Controller.resume_options` of the recorded options, then the search's own
+    ``options`` on top) and restored from it; a fresh one without ``state``. ``extra``: constructor arguments that
+    are not options (an Optuna study's storage)."""
+    cls = controller_class(name)
+    built = {**(cls.resume_options(state.get("options", {})) if state is not None else {}), **(options or {})}
+    controller = cls(space, seed=seed, **built, **extra)
+    if state is not None:
+        controller.load_state_dict(state)
+    return controller
+
+
 def restore_controller(state: Mapping[str, Any], space: SearchSpace) -> Controller:
     """A controller rebuilt from :meth:`Controller.state_dict` output (name, seed and options included)."""
     controller = create_controller(state["controller"], space, seed=int(state["seed"]), **state["options"])

@@ -47,6 +47,13 @@ class ReinforceController(Controller):
     outstanding trials stay pending after :meth:`load_state_dict` and can still be told.
     """
 
+    @classmethod
+    def resume_options(cls, saved: Mapping[str, Any]) -> dict[str, Any]:
+        """Every option a state records (its learning rate, P, ...), ``replay_top`` and ``reuse_told`` off where it
+        does not record them (a state records them only when on, and one saved before they existed had neither):
+        a search saved under older defaults resumes as it ran."""
+        return {"replay_top": 0, "reuse_told": 0, **saved}
+
     def __init__(self, space: SearchSpace, seed: int = 0, *, lr: float = 0.2, baseline_decay: float = 0.9,
                  entropy_weight: float = 0.0, samples_per_update: int = DEFAULT_SAMPLES_PER_UPDATE,
                  replay_top: int = 4, reuse_told: int = 100) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from nas.controllers import Controller, Trial, TrialResult, controller_class
+from nas.controllers.registry import create_for_state
 from spaces import Config, SearchSpace
 
 PackedResult = tuple[int, str, float | None, dict[str, float], str]
@@ -46,9 +47,7 @@ class ControllerHost:
         cls = controller_class(name)
         extra = ({"storage": storage["url"], "study_name": storage["study_name"]}
                  if storage and cls.uses_study_storage else {})
-        controller = cls(space, seed=seed, **(options or {}), **extra)
-        if state is not None:
-            controller.load_state_dict(state)
+        controller = create_for_state(name, space, seed, options, state, **extra)
         self._controller = controller
         return controller.name
 

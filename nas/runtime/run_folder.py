@@ -368,12 +368,11 @@ def _read_trajectory(path: Path, space: SearchSpace, settings: Any | None = None
 
 
 def _check_controller_state(path: Path, checkpoint: SearchCheckpoint, settings: Any, space: SearchSpace) -> None:
-    from nas.controllers import create_controller
+    from nas.controllers.registry import create_for_state
 
     state = checkpoint.controller_state
     try:
-        controller = create_controller(settings.controller, space, seed=settings.seed, **settings.options)
-        controller.load_state_dict(state)
+        create_for_state(settings.controller, space, settings.seed, settings.options, state)
     except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         raise UserError(f"{path}: controller state cannot be restored: {one_line(exc)}") from None
     told = len(state.get("history", []))

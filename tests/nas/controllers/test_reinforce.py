@@ -222,3 +222,27 @@ def test_flat_update_is_bit_for_bit_the_per_dimension_one(preset: str, options: 
     assert flat.n_updates > 20
     assert all(np.array_equal(x, y) for x, y in zip(flat.logits, reference.logits, strict=True))
     assert flat.state_dict() == reference.state_dict()
+
+
+def test_a_search_saved_under_the_first_defaults_resumes_as_it_ran() -> None:
+    """A state saved by REINFORCE as first written (lr 0.1, P = 8, no replay or reuse: its state records neither)
+    rebuilds with those options, not today's defaults, and continues exactly as the original would."""
+    from nas.controllers.registry import create_for_state
+
+    first = ReinforceController(SPACE, seed=3, lr=0.1, samples_per_update=8, replay_top=0, reuse_told=0)
+    rng = random.Random(0)
+    for _ in range(11):
+        trial = first.ask()
+        first.tell(trial.trial_id, TrialResult(reward=rng.random()))
+    state = first.state_dict()
+    assert state["options"] == {"lr": 0.1, "baseline_decay": 0.9, "entropy_weight": 0.0, "samples_per_update": 8}
+    with pytest.raises(ValueError, match="options"):
+        ReinforceController(SPACE, seed=3).load_state_dict(state)  # today's defaults differ
+    resumed = create_for_state("reinforce", SPACE, 3, {}, state)
+    for _ in range(9):
+        a, b = first.ask(), resumed.ask()
+        assert a.config == b.config
+        reward = rng.random()
+        first.tell(a.trial_id, TrialResult(reward=reward))
+        resumed.tell(b.trial_id, TrialResult(reward=reward))
+    assert resumed.state_dict() == first.state_dict()
