@@ -35,7 +35,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "plus a CE-only student) next to uniform W4A4 / W3A3 baselines. DPOQ: the onion network "
                     "(--supernet-epochs); its thresholds searched; the six training modes of Table 1 and individual "
                     "QAT at each precision trained with the same schedule and --seeds; Table 1/2 and Fig. 3/5 forms "
-                    "and the paper checks. With no SPACE it runs the embedded default (tiny-digits on "
+                    "and the paper checks. DFS: the base and step 1 (--pretrain-epochs, --supernet-epochs); its "
+                    "target cp searched, each trial a step 2; step 2s at the report's targets, constant alpha, an "
+                    "|alpha| sweep, SkipNet-style skip / full and static uniform quantization; Table 1/2 and Figs. "
+                    "3-10 forms and the checks F1-F6. DDI: base, gate warm-up, IADI and RADI; entropy thresholds "
+                    "searched under a hard budget; forced exits, smaller bases, gate ablations; Table 1/2 and "
+                    "Figs. 7-10 forms and the checks D1-D6. With no SPACE it runs the embedded default (tiny-digits on "
                     "scikit-learn's digits), offline, in minutes.",
         epilog="Example: nas run usdn-resnet20-cifar10 --data-root ~/data/cifar10 --budget 300 --workers 4")
     run.add_argument("space", nargs="?", default=DEFAULT_SPACE,
@@ -52,8 +57,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="epochs of the method's model: USDN's supernet with uniform path sampling, after "
                           "pre-training; DPOQ's onion network and every model trained after its search (default: 10)")
     run.add_argument("--supernet-lr", type=positive_float, metavar="LR",
-                     help="SGD learning rate of the method's model (default: the method's: USDN and "
-                             "DPOQ 0.02, DFS 0.1 for step 1, step 2 at a tenth of it)")
+                     help="SGD learning rate of the method's model (default: the method's: USDN, "
+                             "DPOQ and DDI 0.02, DFS 0.1 for step 1, step 2 at a tenth of it)")
     run.add_argument("--mode", choices=["frozen", "interleaved"], default="frozen",
                      help="frozen (default): every controller searches the same trained supernet, so their "
                           "results compare. interleaved: USDN Sec. 4.2, the reinforce search alternates REINFORCE "

@@ -34,8 +34,8 @@ def _add_search_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--supernet-epochs", type=positive_int, default=10, metavar="E",
                         help="epochs of uniform-path supernet training before searching (default: 10)")
     parser.add_argument("--supernet-lr", type=positive_float, metavar="LR",
-                        help="SGD learning rate of the method's model (default: the method's: USDN and "
-                             "DPOQ 0.02, DFS 0.1 for step 1, step 2 at a tenth of it)")
+                        help="SGD learning rate of the method's model (default: the method's: USDN, "
+                             "DPOQ and DDI 0.02, DFS 0.1 for step 1, step 2 at a tenth of it)")
     parser.add_argument("--samples-per-update", type=positive_int, metavar="P",
                         help="REINFORCE: samples P per policy update (USDN Eq. 6; default 8)")
     parser.add_argument("--mode", choices=["frozen", "interleaved"], default="frozen",

@@ -31,8 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     stages.add_argument("--supernet-epochs", type=positive_int, default=10, metavar="E",
                         help="epochs of uniform-path supernet training (default: 10)")
     stages.add_argument("--supernet-lr", type=positive_float, metavar="LR",
-                        help="SGD learning rate of the method's model (default: the method's: USDN and "
-                             "DPOQ 0.02, DFS 0.1 for step 1, step 2 at a tenth of it)")
+                        help="SGD learning rate of the method's model (default: the method's: USDN, "
+                             "DPOQ and DDI 0.02, DFS 0.1 for step 1, step 2 at a tenth of it)")
     stages.add_argument("--supernet-init", choices=INIT_MODES, default="pretrained",
                         help="pretrained (default): full-precision pre-training first, every bit-width candidate "
                              "started from it; shared: one random start; independent: K random starts")
