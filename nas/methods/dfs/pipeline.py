@@ -121,6 +121,17 @@ class DfsPipeline(MethodPipeline):
 
         return finalize_dfs(request)
 
+    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int) -> SearchSpace:
+        from nas.methods.dfs.front import dfs_comparison_space
+
+        return dfs_comparison_space(backbone, dataset)
+
+    def front(self, request: Any) -> Any:
+        """``nas compare-methods``: :func:`nas.methods.dfs.front.dfs_front`."""
+        from nas.methods.dfs.front import dfs_front
+
+        return dfs_front(request)
+
     def cost_range(self, space: SearchSpace) -> tuple[float, float]:
         table = dfs_cost_table(space.backbone, space.options.options)
         low = table.fixed_total + sum(min(table.bops[u].values()) for u in table.units)
@@ -140,8 +151,11 @@ class DfsPipeline(MethodPipeline):
         reference = table.reference_bops()
         rows = [[name, si(sum(table.bops[u][name] for u in table.units), "BOPs"),
                  f"{sum(table.bops[u][name] for u in table.units) / reference:.4g}"] for name in o.options]
+        gated = dfs_cost_table(space.backbone, o.options, gates=True)
+        gates = sum(v for k, v in gated.fixed_bops.items() if k.endswith(".gate"))
         out(f"base       {si(base, 'BOPs')} at full precision; fixed pieces (stem, first block, head) "
-            f"{si(table.fixed_total, 'BOPs')}")
+            f"{si(table.fixed_total, 'BOPs')}; the gates {si(gates, 'BOPs')} per sample "
+            f"({100 * gates / base:.3g} % of the base; counted in BOPs, not in cp)")
         out("")
         out(table_text(rows))
 
