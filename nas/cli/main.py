@@ -8,13 +8,20 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from nas.cli import pull_command, run_command, search_command, spaces_command, train_command
+from nas.cli import (
+    compare_methods_command,
+    pull_command,
+    run_command,
+    search_command,
+    spaces_command,
+    train_command,
+)
 from nas.errors import UserError
 from nas.runtime.interrupts import first_signal, interrupts_as_keyboard_interrupt
 from spaces.errors import SpaceError
 from spaces.methods import list_methods
 
-WORK_COMMANDS = ("search", "compare", "run")
+WORK_COMMANDS = ("search", "compare", "run", "compare-methods")
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -37,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_command.add_parser(sub)
     run_command.add_parser(sub)
     pull_command.add_parser(sub)
+    compare_methods_command.add_parser(sub)
     return parser
 
 

@@ -132,6 +132,17 @@ class DdiPipeline(MethodPipeline):
 
         return finalize_ddi(request)
 
+    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int) -> SearchSpace:
+        from nas.methods.ddi.front import ddi_comparison_space
+
+        return ddi_comparison_space(backbone, dataset, epochs)
+
+    def front(self, request: Any) -> Any:
+        """``nas compare-methods``: :func:`nas.methods.ddi.front.ddi_front`."""
+        from nas.methods.ddi.front import ddi_front
+
+        return ddi_front(request)
+
     def cost_range(self, space: SearchSpace) -> tuple[float, float]:
         costs = _exit_costs(space)
         return costs.cheapest, costs.high[-1]

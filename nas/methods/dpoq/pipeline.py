@@ -106,6 +106,17 @@ class DpoqPipeline(MethodPipeline):
 
         return finalize_dpoq(request)
 
+    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int) -> SearchSpace:
+        from nas.methods.dpoq.front import dpoq_comparison_space
+
+        return dpoq_comparison_space(backbone, dataset)
+
+    def front(self, request: Any) -> Any:
+        """``nas compare-methods``: :func:`nas.methods.dpoq.front.dpoq_front`."""
+        from nas.methods.dpoq.front import dpoq_front
+
+        return dpoq_front(request)
+
     def cost_range(self, space: SearchSpace) -> tuple[float, float]:
         costs = precision_classifier_costs(space.backbone, space.options.bit_list, space.options.a_bits,
                                            space.options.input_bits, space.options.classifier_bits)

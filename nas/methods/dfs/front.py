@@ -1,0 +1,62 @@
+"""DFS in ``nas compare-methods``: the full-precision base A and step 1 (gates towards cp 100 %) trained once;
+per budget B a step 2 towards the target cp that B buys (DFS's knob is the budget: cp = (B - what every sample
+pays) / the gated blocks at full precision, Sec. 3.4), scored on the test split with hard decisions. The base A
+itself is a point too (no budget)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nas.comparison.comparison_spaces import CommonBackbone, preset_on_backbone
+from nas.comparison.front import FrontPoint, FrontRequest, MethodFront, TrainingCost
+from spaces import SearchSpace
+
+LOWEST_TARGET = 0.02
+"""The lowest target cp trained: a budget below what every sample pays (stem, first block, FC, gates, all at
+full precision) buys no gated compute, so it is trained at this cp and reported above its budget."""
+
+
+def dfs_comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any]) -> SearchSpace:
+    """``dfs-digits`` (skip / 8 / 16 / full per gated block, min-max quantizer, sign-switching alpha) on
+    ``backbone``."""
+    def edit(raw: dict[str, Any]) -> None:
+        raw.pop("search", None)
+        raw["budget"]["target_compute"] = 1.0
+
+    return preset_on_backbone("dfs-digits", backbone, dataset, edit)
+
+
+def target_cp(space: SearchSpace, bops: float) -> float:
+    """The target cp budget ``bops`` buys on ``space``'s gated network (its cost table), in [LOWEST_TARGET, 1]."""
+    from trainers.methods.dfs import build_fractional_network
+
+    table = build_fractional_network(space).table
+    cp = (bops - table.fixed_total) / table.reference_bops()
+    return min(1.0, max(LOWEST_TARGET, cp))
+
+
+def dfs_front(request: FrontRequest) -> MethodFront:
+    from nas.methods.dfs.training_task import test_base, train_and_test_step2, train_step1_state
+    from trainers.methods.dfs import dfs_options, own_settings
+    from trainers.training import TrainingSchedule
+
+    space, cost = request.space, TrainingCost()
+    train_size = len(request.data.load().train)
+    base = TrainingSchedule(epochs=request.epochs, lr=0.05, batch_size=request.batch_size)
+    step = TrainingSchedule(epochs=request.epochs, lr=request.lr, batch_size=request.batch_size)
+    with cost.stage(2 * request.epochs, train_size):
+        out = train_step1_state(space, request.data, base, step, request.seed, 1)
+    a = test_base(space, request.data, out["base_state"])
+    points = [FrontPoint("dfs", None, float(a["bops"]), tuple(a["correct"]), {"network": "base A (full precision)"})]
+    options = dfs_options(space)
+    for bops in request.budgets:
+        target = target_cp(space, bops)
+        settings = own_settings(options, target)
+        with cost.stage(request.epochs, train_size):
+            s2 = train_and_test_step2(space, request.data, out["state"], step, settings, request.seed, 1)
+        points.append(FrontPoint("dfs", bops, float(s2["expected_bops"]), tuple(s2["correct"]),
+                                 {"target_cp": f"{target:.4g}", "cp": f"{s2['cp']:.4g}"}))
+        request.log(f"dfs seed {request.seed}: B {bops:.4g} -> target cp {target:.3f}, actual {s2['cp']:.3f}, "
+                    f"{s2['expected_bops']:.4g} BOPs, test {100 * s2['accuracy']:.1f} %")
+    return MethodFront(points, cost, 0.0, ["one step 2 per budget, target cp from the budget (no knob search)"])
