@@ -14,7 +14,6 @@ from typing import Any
 from nas.analysis import accuracy_interval, difference_interval, format_si, verdict
 from nas.methods.dfs.paper_checks import dfs_paper_checks
 from nas.methods.dpoq.paper_checks import FAIL, PASS
-from nas.methods.dpoq.report import _md
 from nas.reports import ReportSection, write_report
 from spaces import SearchSpace
 
@@ -25,6 +24,16 @@ class DfsReport:
     headline: list[str]
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+
+
+def _md(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """A GitHub-markdown table; a ``|`` inside a header or cell (``|alpha|``) is escaped, so it stays in its cell."""
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(cell, columns)) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
 
 
 def _groups(results: Mapping[str, Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:

@@ -57,7 +57,7 @@ def test_nas_run_trains_searches_and_reports_dfs(tmp_path: Path) -> None:
                     "Paper checks (F1-F6)"):
         assert heading in report, heading
     for row in ("| DFS (sign switching) at 20 % |", "| DFS-C (constant alpha) at 40 % |", "| full-precision base A |",
-                "| |alpha| 0.1 (x10) |", "| SkipNet cp 0.2 |", "| uniform W8A8 |"):
+                "| \\|alpha\\| 0.1 (x10) |", "| SkipNet cp 0.2 |", "| uniform W8A8 |"):
         assert row in report, row
     for claim in ("F1", "F2", "F3", "F4", "F5", "F6"):
         assert f"| {claim} |" in report, claim
