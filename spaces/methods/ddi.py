@@ -19,7 +19,6 @@ trial with another E_IADI trains its own network in the evaluator)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from spaces.backbones.branch_positions import branch_blocks
 from spaces.dimensions.knob import INFERENCE, TRAIN
 from spaces.errors import SpaceError
 from spaces.methods.method_spec import FIXED, MethodSpec, register_method
+from spaces.methods.section_fields import choice, integer, positive, section
 
 GATE_KINDS = ("mgl2s", "layer", "channel")
 """MGL2S (both gates, Eq. 3), layer-only (Eq. 1, SkipNet-style) and channel-only (Eq. 2): the Figs. 7-8 ablations."""
@@ -89,35 +89,6 @@ class DdiOptions:
         return self.gates in ("mgl2s", "channel")
 
 
-def _section(raw: Any, name: str, keys: set[str], source: str) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise SpaceError(f"must be a mapping, got {type(raw).__name__}", field=name, source=source)
-    unknown = sorted(set(raw) - keys)
-    if unknown:
-        raise SpaceError(f"unknown keys {unknown}; allowed: {sorted(keys)}", field=name, source=source)
-    return raw
-
-
-def _choice(value: Any, choices: tuple[str, ...], field: str, source: str) -> str:
-    if value not in choices:
-        raise SpaceError(f"must be one of {', '.join(choices)}, got {value!r}", field=field, source=source)
-    return str(value)
-
-
-def _positive(value: Any, field: str, source: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise SpaceError(f"must be a number > 0, got {value!r}", field=field, source=source)
-    return float(value)
-
-
-def _count(value: Any, field: str, source: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise SpaceError(f"must be an integer >= {low}, got {value!r}", field=field, source=source)
-    return value
-
-
 def _branches(raw: Any, backbone: Backbone, source: str) -> tuple[str, ...]:
     """``branches.positions``: ``quarters`` or a list of block names, each inside a stage (DDI Fig. 4a)."""
     field = "branches.positions"
@@ -139,14 +110,14 @@ def _branches(raw: Any, backbone: Backbone, source: str) -> tuple[str, ...]:
 def parse_ddi_options(sections: Mapping[str, Any], backbone: Backbone, source: str) -> DdiOptions:
     """The four sections, each optional (defaults: MGL2S at the output site, quarter branches with ``sdn`` heads,
     a hard per-sample cap)."""
-    gating = _section(sections.get("gating"), "gating", _GATING_KEYS, source)
-    branches = _section(sections.get("branches"), "branches", _BRANCH_KEYS, source)
-    inference = _section(sections.get("inference"), "inference", _INFERENCE_KEYS, source)
-    report = _section(sections.get("report"), "report", _REPORT_KEYS, source)
+    gating = section(sections.get("gating"), "gating", _GATING_KEYS, source)
+    branches = section(sections.get("branches"), "branches", _BRANCH_KEYS, source)
+    inference = section(sections.get("inference"), "inference", _INFERENCE_KEYS, source)
+    report = section(sections.get("report"), "report", _REPORT_KEYS, source)
     d = DdiOptions()
     positions = _branches(branches.get("positions", "quarters"), backbone, source)
-    head_kind = _choice(branches.get("head", "sdn"), HEAD_KINDS, "branches.head", source)
-    head = ExitHeadSpec(head_kind, _count(branches.get("pool_size", 4), "branches.pool_size", source))
+    head_kind = choice(branches.get("head", "sdn"), HEAD_KINDS, "branches.head", source)
+    head = ExitHeadSpec(head_kind, integer(branches.get("pool_size", 4), "branches.pool_size", source))
     radi = branches.get("epochs")
     depths_raw = report.get("baseline_depths", [])
     if not isinstance(depths_raw, list):
@@ -168,20 +139,20 @@ def parse_ddi_options(sections: Mapping[str, Any], backbone: Backbone, source: s
             raise SpaceError(f"every value must be a number in (0, 1], got {t!r}", field="report.ablation_targets",
                              source=source)
         targets.append(float(t))
-    knee = _count(report.get("knee_branch", min(d.knee_branch, len(positions))), "report.knee_branch", source)
+    knee = integer(report.get("knee_branch", min(d.knee_branch, len(positions))), "report.knee_branch", source)
     if knee > len(positions):
         raise SpaceError(f"must name one of the {len(positions)} branches (1..{len(positions)}), got {knee}",
                          field="report.knee_branch", source=source)
     return DdiOptions(
-        gates=_choice(gating.get("kind", d.gates), GATE_KINDS, "gating.kind", source),
-        site=_choice(gating.get("channel_site", d.site), CHANNEL_SITES, "gating.channel_site", source),
-        alpha=_positive(gating.get("alpha", d.alpha), "gating.alpha", source),
-        warmup_alpha=_positive(gating.get("warmup_alpha", d.warmup_alpha), "gating.warmup_alpha", source),
-        warmup_epochs=_count(gating.get("warmup_epochs", d.warmup_epochs), "gating.warmup_epochs", source),
-        init_std=_positive(gating.get("init_std", d.init_std), "gating.init_std", source),
+        gates=choice(gating.get("kind", d.gates), GATE_KINDS, "gating.kind", source),
+        site=choice(gating.get("channel_site", d.site), CHANNEL_SITES, "gating.channel_site", source),
+        alpha=positive(gating.get("alpha", d.alpha), "gating.alpha", source),
+        warmup_alpha=positive(gating.get("warmup_alpha", d.warmup_alpha), "gating.warmup_alpha", source),
+        warmup_epochs=integer(gating.get("warmup_epochs", d.warmup_epochs), "gating.warmup_epochs", source),
+        init_std=positive(gating.get("init_std", d.init_std), "gating.init_std", source),
         branches=positions, head=head,
-        radi_epochs=None if radi is None else _count(radi, "branches.epochs", source),
-        budget_mode=_choice(inference.get("budget_mode", d.budget_mode), BUDGET_MODES, "inference.budget_mode",
+        radi_epochs=None if radi is None else integer(radi, "branches.epochs", source),
+        budget_mode=choice(inference.get("budget_mode", d.budget_mode), BUDGET_MODES, "inference.budget_mode",
                             source),
         baseline_depths=tuple(sorted(set(depths))), ablation_targets=tuple(sorted(set(targets))), knee_branch=knee,
     )

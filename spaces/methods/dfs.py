@@ -17,6 +17,7 @@ from spaces.cost.option_costs import FULL, SKIP, dfs_cost_table, option_bits, op
 from spaces.dimensions.knob import TRAIN
 from spaces.errors import SpaceError
 from spaces.methods.method_spec import FIXED, MethodSpec, register_method
+from spaces.methods.section_fields import choice, flag, integer, numbers, positive, section
 
 QUANTIZERS = ("minmax", "dorefa_pact")
 ALPHA_RULES = ("sign_switching", "constant")
@@ -104,73 +105,15 @@ def parse_option_list(value: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _number(raw: Mapping[str, Any], key: str, default: float, field: str, source: str, *, positive: bool = True
-            ) -> float:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or (
-            positive and value <= 0):
-        raise SpaceError(f"must be a finite number{' > 0' if positive else ''}, got {value!r}", field=field,
-                         source=source)
-    return float(value)
-
-
-def _int(raw: Mapping[str, Any], key: str, default: int, field: str, source: str) -> int:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SpaceError(f"must be an integer >= 1, got {value!r}", field=field, source=source)
-    return value
-
-
-def _choice(raw: Mapping[str, Any], key: str, default: str, choices: tuple[str, ...], field: str, source: str
-            ) -> str:
-    value = raw.get(key, default)
-    if value not in choices:
-        raise SpaceError(f"must be one of {', '.join(choices)}, got {value!r}", field=field, source=source)
-    return str(value)
-
-
-def _bool(raw: Mapping[str, Any], key: str, default: bool, field: str, source: str) -> bool:
-    value = raw.get(key, default)
-    if not isinstance(value, bool):
-        raise SpaceError(f"must be true or false, got {value!r}", field=field, source=source)
-    return value
-
-
-def _section(raw: Any, name: str, keys: set[str], source: str) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise SpaceError(f"must be a mapping, got {type(raw).__name__}", field=name, source=source)
-    unknown = sorted(set(raw) - keys)
-    if unknown:
-        raise SpaceError(f"unknown keys {unknown}; allowed: {sorted(keys)}", field=name, source=source)
-    return raw
-
-
-def _numbers(raw: Mapping[str, Any], key: str, default: tuple[float, ...], field: str, source: str,
-             check: Any) -> tuple[float, ...]:
-    value = raw.get(key, list(default))
-    if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, int | float) or not check(v)
-                                          for v in value):
-        raise SpaceError(f"must be a list of numbers {check.__doc__}, got {value!r}", field=field, source=source)
-    return tuple(float(v) for v in value)
-
-
 def _fraction(v: float) -> bool:
-    """in (0, 1]"""
     return math.isfinite(v) and 0 < v <= 1
-
-
-def _positive(v: float) -> bool:
-    """> 0"""
-    return math.isfinite(v) and v > 0
 
 
 def parse_dfs_options(sections: Mapping[str, Any], backbone: Any, source: str) -> DfsOptions:
     """The ``gating:`` and ``report:`` sections (each optional; the defaults are DFS Sec. 4's: skip / 8 / 16 /
     full, min-max quantizer, gate 10 / 10, sign-switching |alpha| 5e-6)."""
-    gating = _section(sections.get("gating"), "gating", _GATING_KEYS, source)
-    report = _section(sections.get("report"), "report", _REPORT_KEYS, source)
+    gating = section(sections.get("gating"), "gating", _GATING_KEYS, source)
+    report = section(sections.get("report"), "report", _REPORT_KEYS, source)
     d = DfsOptions()
     try:
         options = parse_option_list(gating.get("options", list(d.options)))
@@ -181,27 +124,28 @@ def parse_dfs_options(sections: Mapping[str, Any], backbone: Any, source: str) -
     except ValueError as exc:
         raise SpaceError(f"cannot gate backbone {backbone.name}: {exc}", field="backbone", source=source) from None
     bits = report.get("uniform_bits", list(d.uniform_bits))
-    if not isinstance(bits, list) or any(isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= 32
-                                         for b in bits):
+    if not isinstance(bits, list):
         raise SpaceError(f"must be a list of bit-widths in 1..32, got {bits!r}", field="report.uniform_bits",
                          source=source)
     return DfsOptions(
         options=options,
-        quantizer=_choice(gating, "quantizer", d.quantizer, QUANTIZERS, "gating.quantizer", source),
-        gate_width=_int(gating, "gate_width", d.gate_width, "gating.gate_width", source),
-        gate_hidden=_int(gating, "gate_hidden", d.gate_hidden, "gating.gate_hidden", source),
-        alpha=_number(gating, "alpha", d.alpha, "gating.alpha", source),
-        step1_alpha=_number(gating, "step1_alpha", 1.0, "gating.step1_alpha", source)
-        if "step1_alpha" in gating else None,
-        alpha_rule=_choice(gating, "alpha_rule", d.alpha_rule, ALPHA_RULES, "gating.alpha_rule", source),
-        e_units=_choice(gating, "e_units", d.e_units, E_UNITS, "gating.e_units", source),
-        count_gates=_bool(gating, "count_gates", d.count_gates, "gating.count_gates", source),
-        step2_lr_scale=_number(gating, "step2_lr_scale", d.step2_lr_scale, "gating.step2_lr_scale", source),
-        targets=_numbers(report, "targets", d.targets, "report.targets", source, _fraction),
-        alpha_scales=_numbers(report, "alpha_scales", d.alpha_scales, "report.alpha_scales", source, _positive),
-        low_targets=_numbers(report, "low_targets", d.low_targets, "report.low_targets", source, _fraction),
-        skipnet=_bool(report, "skipnet", d.skipnet, "report.skipnet", source),
-        uniform_bits=tuple(bits),
+        quantizer=choice(gating.get("quantizer", d.quantizer), QUANTIZERS, "gating.quantizer", source),
+        gate_width=integer(gating.get("gate_width", d.gate_width), "gating.gate_width", source),
+        gate_hidden=integer(gating.get("gate_hidden", d.gate_hidden), "gating.gate_hidden", source),
+        alpha=positive(gating.get("alpha", d.alpha), "gating.alpha", source),
+        step1_alpha=positive(gating["step1_alpha"], "gating.step1_alpha", source) if "step1_alpha" in gating
+        else None,
+        alpha_rule=choice(gating.get("alpha_rule", d.alpha_rule), ALPHA_RULES, "gating.alpha_rule", source),
+        e_units=choice(gating.get("e_units", d.e_units), E_UNITS, "gating.e_units", source),
+        count_gates=flag(gating.get("count_gates", d.count_gates), "gating.count_gates", source),
+        step2_lr_scale=positive(gating.get("step2_lr_scale", d.step2_lr_scale), "gating.step2_lr_scale", source),
+        targets=numbers(report.get("targets", list(d.targets)), "report.targets", source, _fraction, "in (0, 1]"),
+        alpha_scales=numbers(report.get("alpha_scales", list(d.alpha_scales)), "report.alpha_scales", source,
+                             lambda v: math.isfinite(v) and v > 0, "> 0"),
+        low_targets=numbers(report.get("low_targets", list(d.low_targets)), "report.low_targets", source, _fraction,
+                            "in (0, 1]"),
+        skipnet=flag(report.get("skipnet", d.skipnet), "report.skipnet", source),
+        uniform_bits=tuple(integer(b, "report.uniform_bits", source, 1, 32) for b in bits),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from spaces.dimensions.knob import INFERENCE, TRAIN
 from spaces.errors import SpaceError
 from spaces.methods.method_spec import FIXED, MethodSpec, register_method
+from spaces.methods.section_fields import choice, integer, section
 
 BN_KINDS = ("psbn", "per_path")
 TRAINING_MODES = ("grad_scale", "joint", "separate")
@@ -57,33 +58,14 @@ class DpoqOptions:
 
 
 def _int(value: Any, field: str, source: str, low: int = 1, high: int = 32) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise SpaceError(f"must be an integer in {low}..{high}, got {value!r}", field=field, source=source)
-    return value
-
-
-def _choice(value: Any, choices: tuple[str, ...], field: str, source: str) -> str:
-    if value not in choices:
-        raise SpaceError(f"must be one of {', '.join(choices)}, got {value!r}", field=field, source=source)
-    return str(value)
-
-
-def _section(raw: Any, name: str, keys: set[str], source: str) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise SpaceError(f"must be a mapping, got {type(raw).__name__}", field=name, source=source)
-    unknown = sorted(set(raw) - keys)
-    if unknown:
-        raise SpaceError(f"unknown keys {unknown}; allowed: {sorted(keys)}", field=name, source=source)
-    return raw
+    return integer(value, field, source, low, high)
 
 
 def parse_dpoq_options(sections: Mapping[str, Any], backbone: Any, source: str) -> DpoqOptions:
     """The ``precision:`` and ``inference:`` sections (each optional; the defaults are the paper's ResNet-20
     setting: bit list 2/4/8/16, A = 8, grad-scale + PSBN, normalised ordering with the ensemble)."""
-    precision = _section(sections.get("precision"), "precision", _PRECISION_KEYS, source)
-    inference = _section(sections.get("inference"), "inference", _INFERENCE_KEYS, source)
+    precision = section(sections.get("precision"), "precision", _PRECISION_KEYS, source)
+    inference = section(sections.get("inference"), "inference", _INFERENCE_KEYS, source)
     defaults = DpoqOptions()
     raw_list = precision.get("bit_list", list(defaults.bit_list))
     if not isinstance(raw_list, list) or not raw_list:
@@ -100,11 +82,11 @@ def parse_dpoq_options(sections: Mapping[str, Any], backbone: Any, source: str) 
         bit_list=bit_list,
         a_bits=_int(precision.get("activation_bits", defaults.a_bits), "precision.activation_bits", source),
         input_bits=_int(precision.get("input_bits", defaults.input_bits), "precision.input_bits", source),
-        bn=_choice(precision.get("bn", defaults.bn), BN_KINDS, "precision.bn", source),
-        training=_choice(precision.get("training", defaults.training), TRAINING_MODES, "precision.training", source),
+        bn=choice(precision.get("bn", defaults.bn), BN_KINDS, "precision.bn", source),
+        training=choice(precision.get("training", defaults.training), TRAINING_MODES, "precision.training", source),
         classifier_bits=_int(precision.get("classifier_bits", defaults.classifier_bits), "precision.classifier_bits",
                              source),
-        strategy=_choice(inference.get("strategy", defaults.strategy), STRATEGIES, "inference.strategy", source),
+        strategy=choice(inference.get("strategy", defaults.strategy), STRATEGIES, "inference.strategy", source),
         ensemble=ensemble,
     )
 
