@@ -10,7 +10,6 @@ skip and channel-keep ratios, alpha, batch cp and w_i, and its test accuracy per
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -18,10 +17,10 @@ from typing import Any
 
 from nas.methods.ddi.training_task import own_depth
 from nas.methods.method_pipeline import RunRequest, RunSummary
+from nas.methods.trained_models import completed, finished_models, save_model
 from nas.tracking.metric_buffer import MetricBuffer
 from spaces import SearchSpace
 from spaces.methods.ddi import GATE_KINDS, target_compute
-from trainers.storage.atomic_files import atomic_write, atomic_write_json
 
 MODELS_DIR = "ddi"
 
@@ -50,13 +49,6 @@ def _finite_or_none(value: Any) -> Any:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def _load_done(folder: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((folder / "result.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def finalize_ddi(request: RunRequest) -> RunSummary:
     import ray
     import torch
@@ -72,11 +64,7 @@ def finalize_ddi(request: RunRequest) -> RunSummary:
     best = max(rows, key=lambda r: r["reward"]) if rows else None
     winner = {label: best[label] for label in space.labels} if best else None
     plan = model_plan(space, request.seeds)
-    results: dict[str, Any] = {}
-    for model in plan:
-        done = _load_done(root / model["name"])
-        if done is not None:
-            results[model["name"]] = done
+    results = finished_models(root, plan)
     if results:
         log(f"ddi: {len(results)} of {len(plan)} models already trained in {root}")
     train = ray.remote(num_cpus=1)(train_and_score)
@@ -98,22 +86,19 @@ def finalize_ddi(request: RunRequest) -> RunSummary:
                             label=model["name"])
 
     def collect(pending: dict[Any, dict[str, Any]]) -> None:
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            model = pending.pop(ready[0])
-            out = ray.get(ready[0])
+        for model, out in completed(pending):
             state = out.pop("state", None)
             if state is None:  # scored, not trained: the search model or its base
                 state = result.supernet_state if model["kind"] == "ddi" else result.pretrained_state
-            folder = root / model["name"]
-            folder.mkdir(parents=True, exist_ok=True)
-            atomic_write(folder / "model.pt", lambda handle, s=state: torch.save(s, handle))
             steps = out.pop("steps", [])
             record = {**model, **{k: _finite_or_none(v) for k, v in out.items() if k != "base_state"},
                       "wall_s": time.perf_counter() - started}
-            if tracker is not None and result.run_id:
-                record["run_id"] = _log_model(tracker, space, result.run_id, record, steps, folder / "model.pt")
-            atomic_write_json(folder / "result.json", record)
+
+            def child_run(model_file: Path, record: dict[str, Any] = record, steps: list[Any] = steps) -> None:
+                if tracker is not None and result.run_id:
+                    record["run_id"] = _log_model(tracker, space, result.run_id, record, steps, model_file)
+
+            save_model(root / model["name"], state, record, child_run)
             results[model["name"]] = record
             accuracies = " ".join(f"{100 * sum(c) / len(c):.1f}" for c in out["correct"])
             log(f"  {model['name']}: test accuracy per exit {accuracies} ({len(results)}/{len(plan)})")

@@ -16,16 +16,15 @@ per-iteration batch cp and alpha sign (``step_cp_batch``, ``step_alpha_sign``), 
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from nas.methods.method_pipeline import RunRequest, RunSummary
+from nas.methods.trained_models import completed, finished_models, save_model
 from nas.tracking.metric_buffer import MetricBuffer
 from spaces import SearchSpace
 from spaces.methods.dfs import option_list_text
-from trainers.storage.atomic_files import atomic_write, atomic_write_json
 
 MODELS_DIR = "dfs"
 SKIPNET_OPTIONS = "skip,full"
@@ -74,16 +73,8 @@ def model_plan(space: SearchSpace, seeds: list[int]) -> list[dict[str, Any]]:
     return plan
 
 
-def _load_done(folder: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((folder / "result.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def finalize_dfs(request: RunRequest) -> RunSummary:
     import ray
-    import torch
 
     from nas.methods.dfs.report import write_dfs_report
     from nas.methods.dfs.training_task import test_base, train_and_test_step2
@@ -93,38 +84,28 @@ def finalize_dfs(request: RunRequest) -> RunSummary:
     root = result.folder / MODELS_DIR
     root.mkdir(parents=True, exist_ok=True)
     plan = model_plan(space, request.seeds)
-    results: dict[str, Any] = {}
-    pending: dict[Any, dict[str, Any]] = {}
+    results = finished_models(root, plan)
     task = ray.remote(num_cpus=1)(train_and_test_step2)
     state_ref = ray.put(result.supernet_state)
     base_state = result.pretrained_state or {k: v for k, v in result.supernet_state.items()
                                              if not k.startswith("gate.")}
     base_ref = ray.remote(num_cpus=1)(test_base).remote(space, job.data, base_state)
-    for model in plan:
-        done = _load_done(root / model["name"])
-        if done is not None:
-            results[model["name"]] = done
-            continue
-        ref = task.remote(space, job.data, state_ref, job.supernet, tuple(model["settings"]), model["seed"], 1,
-                          label=model["name"])
-        pending[ref] = model
+    pending = {task.remote(space, job.data, state_ref, job.supernet, tuple(model["settings"]), model["seed"], 1,
+                           label=model["name"]): model for model in plan if model["name"] not in results}
     if results:
         log(f"dfs: {len(results)} of {len(plan)} models already trained in {root}")
     log(f"dfs: {len(pending)} step-2 model(s) to train ({job.supernet.epochs} epochs each from the search's step 1) "
         "as Ray tasks")
     started = time.perf_counter()
-    while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        model = pending.pop(ready[0])
-        out = ray.get(ready[0])
-        folder = root / model["name"]
-        folder.mkdir(parents=True, exist_ok=True)
+    for model, out in completed(pending):
         state = out.pop("state")
-        atomic_write(folder / "model.pt", lambda handle, state=state: torch.save(state, handle))
         record = {**model, **{k: v for k, v in out.items() if k != "label"}, "wall_s": time.perf_counter() - started}
-        if tracker is not None and result.run_id:
-            record["run_id"] = _log_model(tracker, space, result.run_id, record, folder / "model.pt")
-        atomic_write_json(folder / "result.json", record)
+
+        def child_run(model_file: Path, record: dict[str, Any] = record) -> None:
+            if tracker is not None and result.run_id:
+                record["run_id"] = _log_model(tracker, space, result.run_id, record, model_file)
+
+        save_model(root / model["name"], state, record, child_run)
         results[model["name"]] = record
         log(f"  {model['name']}: test accuracy {100 * out['accuracy']:.2f} %, cp {100 * out['cp']:.2f} % (target "
             f"{100 * model['target']:.2f} %) ({len(results)}/{len(plan)})")

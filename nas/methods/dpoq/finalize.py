@@ -8,15 +8,14 @@ with its per-epoch metrics per precision, its test accuracies and its weights.""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from nas.methods.method_pipeline import RunRequest, RunSummary
+from nas.methods.trained_models import completed, load_result, save_model
 from spaces import SearchSpace
 from spaces.methods.dpoq import BN_KINDS, TRAINING_MODES
-from trainers.storage.atomic_files import atomic_write, atomic_write_json
 
 MODELS_DIR = "dpoq"
 
@@ -36,16 +35,8 @@ def model_plan(space: SearchSpace, seeds: list[int]) -> list[dict[str, Any]]:
     return plan
 
 
-def _load_done(folder: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((folder / "result.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def finalize_dpoq(request: RunRequest) -> RunSummary:
     import ray
-    import torch
 
     from nas.methods.dpoq.inference_curves import inference_curves
     from nas.methods.dpoq.report import write_dpoq_report
@@ -68,7 +59,7 @@ def finalize_dpoq(request: RunRequest) -> RunSummary:
     score = ray.remote(num_cpus=1)(score_onion_state)
     own_mode = (space.options.training, space.options.bn)
     for model in plan:
-        done = _load_done(root / model["name"])
+        done = load_result(root / model["name"])
         if done is not None:
             results[model["name"]] = done
             continue
@@ -86,18 +77,16 @@ def finalize_dpoq(request: RunRequest) -> RunSummary:
         f"networks per seed, {job.supernet.epochs} epochs each; the search model is the {'+'.join(own_mode)} model of "
         f"seed {job.seed}) as Ray tasks")
     started = time.perf_counter()
-    while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        model = pending.pop(ready[0])
-        out = {"state": model.pop("state", None), "epochs": model.pop("epochs", []), **ray.get(ready[0])}
-        folder = root / model["name"]
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(folder / "model.pt", lambda handle, state=out["state"]: torch.save(state, handle))
+    for model, output in completed(pending):
+        out = {"state": model.pop("state", None), "epochs": model.pop("epochs", []), **output}
         record = {**model, "epochs": out["epochs"], "correct": out["correct"],
                   "ensemble_correct": out["ensemble_correct"], "wall_s": time.perf_counter() - started}
-        if tracker is not None and result.run_id:
-            record["run_id"] = _log_model(tracker, space, result.run_id, record, folder / "model.pt")
-        atomic_write_json(folder / "result.json", record)
+
+        def child_run(model_file: Path, record: dict[str, Any] = record) -> None:
+            if tracker is not None and result.run_id:
+                record["run_id"] = _log_model(tracker, space, result.run_id, record, model_file)
+
+        save_model(root / model["name"], out["state"], record, child_run)
         results[model["name"]] = record
         accuracies = " ".join(f"{100 * sum(c) / len(c):.1f}" for c in out["correct"])
         log(f"  {model['name']}: test accuracy per precision {accuracies} ({len(results)}/{len(plan)})")
