@@ -42,7 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--width", type=positive_int, metavar="W",
                         help="backbone width (default: 8 on digits, 16 with --data-root)")
     parser.add_argument("--budgets", nargs="+", type=float, metavar="BOPS",
-                        help="budgets in BOPs per sample (default: the backbone at uniform W2A2, W4A4, W8A8, W32A32)")
+                        help="budgets in BOPs per sample (default: the uniform QAT networks W2A2, W4A4, W8A8, "
+                             "8-bit stem and FC, and the backbone at full precision)")
     parser.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0, 1, 2], metavar="S")
     parser.add_argument("--epochs", type=positive_int, default=3, metavar="E",
                         help="epochs of every training stage of every method (default 3)")
@@ -56,8 +57,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _settings(args: argparse.Namespace) -> CompareSettings:
     """The comparison's settings from the options, every input checked before anything is written."""
-    from nas.comparison.comparison_spaces import DEFAULT_BUDGET_BITS, CommonBackbone, check_budgets, uniform_bops
+    from nas.comparison.comparison_spaces import CommonBackbone, check_budgets, default_budgets
     from nas.comparison.entries import entry
+    from nas.comparison.uniform_qat import uniform_comparison_space
     from nas.controllers.registry import controller_class
     from nas.runtime.data_spec import DataSpec
 
@@ -77,9 +79,10 @@ def _settings(args: argparse.Namespace) -> CompareSettings:
     backbone = CommonBackbone(args.backbone, args.backbone_depth or depth, args.width or width, splits.input_size,
                               splits.in_channels, splits.num_classes)
     backbone.check()
-    spaces = [e.space(backbone, {"name": data.name}, args.epochs) for e in entries]  # SpaceErrors now
-    budgets = check_budgets(args.budgets) if args.budgets else tuple(
-        uniform_bops(spaces[0], bits) for bits in DEFAULT_BUDGET_BITS)
+    for found in entries:  # every space built now: a space error before anything is written
+        found.space(backbone, {"name": data.name}, args.epochs)
+    budgets = check_budgets(args.budgets) if args.budgets else default_budgets(
+        uniform_comparison_space(backbone, {"name": data.name}))
     return CompareSettings(tuple(args.methods), tuple(args.seeds), budgets, backbone, data, args.epochs,
                            args.search_budget, args.controller)
 
@@ -97,6 +100,8 @@ def run_compare_methods(args: argparse.Namespace) -> int:
     print(tables["budget_markdown"])
     print()
     print(tables["hypervolume_markdown"])
+    print()
+    print(tables["cost_markdown"])
     print(f"\nreport: {report}\nfronts: {tables['plot']}\nMLflow parent run: {run_id}\n"
           f"wall time: {time.perf_counter() - started:.0f} s")
     return 0

@@ -55,9 +55,21 @@ def uniform_bops(space: SearchSpace, bits: int) -> float:
     return float(sum(layer_bops(layer, BitWidth(bits, bits)) for layer in space.backbone.layers))
 
 
-DEFAULT_BUDGET_BITS = (2, 4, 8, 32)
-"""The default budgets: the BOPs of the backbone at uniform W2A2, W4A4, W8A8 and W32A32 (full precision, what
-DDI's and DFS's full-precision pieces cost), so every method, quantized or not, has budgets it can reach."""
+DEFAULT_QAT_BITS = (2, 4, 8)
+"""The default budgets: the BOPs of the uniform QAT networks at W2A2, W4A4 and W8A8 (8-bit stem and FC weights,
+USDN's convention: :func:`qat_bops`), and the backbone at full precision (W32A32 everywhere: what DDI's network
+and DFS's fixed pieces cost), so every method, quantized or not, has budgets it can reach."""
+
+
+def qat_bops(uniform_space: SearchSpace, bits: int) -> float:
+    """USDN's static BOPs (:class:`~spaces.CostModel`) of ``uniform_space``'s uniform W``bits``A``bits`` config."""
+    from spaces import CostModel
+
+    return float(CostModel(uniform_space).static_bops(uniform_space.uniform((bits, bits))))
+
+
+def default_budgets(uniform_space: SearchSpace) -> tuple[float, ...]:
+    return (*(qat_bops(uniform_space, b) for b in DEFAULT_QAT_BITS), uniform_bops(uniform_space, 32))
 
 
 def check_budgets(budgets: list[float]) -> tuple[float, ...]:

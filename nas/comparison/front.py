@@ -90,6 +90,8 @@ class MethodFront:
     cost: TrainingCost
     search_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    """The whole Ray task's wall time (set by the comparison's task)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"points": [p.to_json() for p in self.points], "train_seconds": self.cost.seconds,
@@ -100,4 +102,5 @@ class MethodFront:
     def from_json(cls, raw: dict[str, Any]) -> MethodFront:
         return cls([FrontPoint.from_json(p) for p in raw["points"]],
                    TrainingCost(float(raw["train_seconds"]), int(raw["train_samples"]), int(raw["trained_networks"])),
-                   float(raw["search_seconds"]), [str(n) for n in raw.get("notes", [])])
+                   float(raw["search_seconds"]), [str(n) for n in raw.get("notes", [])],
+                   float(raw.get("wall_seconds", 0.0)))

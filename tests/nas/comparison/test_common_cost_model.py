@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from nas.comparison.comparison_spaces import CommonBackbone, uniform_bops
+from nas.comparison.comparison_spaces import CommonBackbone, default_budgets, uniform_bops
 from nas.comparison.entries import DEFAULT_ENTRIES, entry
 from spaces import BitWidth, CostModel, SearchSpace
 from spaces.cost import layer_bops, precision_classifier_costs
@@ -63,11 +63,15 @@ def test_dpoq_single_precision_path_equals_usdn_uniform_where_the_fixed_layers_a
 
 
 def test_uniform_qat_and_the_default_budgets_use_usdns_pricing() -> None:
-    """A uniform QAT network's BOPs are USDN's static BOPs of the uniform config (8-bit stem and FC weights), and
-    the default budgets are the backbone's uniform BOPs (:func:`uniform_bops`), exact integers of Eq. 1."""
+    """A uniform QAT network's BOPs are USDN's static BOPs of the uniform config (8-bit stem and FC weights: the
+    backbone's uniform BOPs plus the stem's and FC's extra bits, Eq. 1), and the default budgets are exactly the W2,
+    W4 and W8 networks' BOPs and the backbone at full precision."""
     space = _space("uniform")
     for bits in (2, 3, 4, 8):
         static = CostModel(space).static_bops(space.uniform((bits, bits)))
         stem, fc = space.backbone.layer("conv1"), space.backbone.layer("fc")
         expected = uniform_bops(space, bits) + stem.macs * (8 * 8 - bits * bits) + fc.macs * (8 - bits) * bits
         assert static == pytest.approx(expected, rel=1e-12), bits
+    budgets = default_budgets(space)
+    qat = [CostModel(space).static_bops(space.uniform((b, b))) for b in (2, 4, 8)]
+    assert budgets == (*qat, uniform_bops(space, 32))
