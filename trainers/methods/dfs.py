@@ -98,10 +98,23 @@ def train_gated(net: nn.Module, batches: Any, schedule: Any, target: float, alph
     net.gates_enabled = True
     if gates_only:
         net.freeze_base(True)
+    cps: list[float] = []
+
+    def each_step(step: int, metrics: dict[str, float]) -> None:
+        cps.append(metrics["cp_batch"])
+        if on_step is not None:
+            on_step(step, metrics)
+
+    def each_epoch(epoch: int, stats: dict[str, float]) -> None:
+        stats["cp"] = math.fsum(cps) / len(cps)  # the epoch's mean batch cp, kept in the loop's log too
+        cps.clear()
+        if on_epoch is not None:
+            on_epoch(epoch, stats)
+
     try:
         term = alpha_rule(rule, alpha, target)  # type: ignore[arg-type]
         return train_loop(net, batches, schedule, dfs_step(net, e_units), device,  # type: ignore[arg-type]
-                          loss_terms=[term], on_epoch=on_epoch, on_step=on_step)
+                          loss_terms=[term], on_epoch=each_epoch, on_step=each_step)
     finally:
         if gates_only:
             net.freeze_base(False)

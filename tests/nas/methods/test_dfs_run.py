@@ -88,6 +88,7 @@ def test_nas_run_trains_searches_and_reports_dfs(tmp_path: Path) -> None:
     trace = client.get_metric_history(one.info.run_id, "step_cp_batch")
     signs = client.get_metric_history(one.info.run_id, "step_alpha_sign")
     assert len(trace) == len(signs) > 1 and {m.value for m in signs} <= {-1.0, 1.0}
+    assert len(client.get_metric_history(one.info.run_id, "cp")) == 1  # each epoch's actual (batch) cp
     assert "paper_checks_passed" in parent.data.metrics
 
     (folder / "dfs" / "uniform-W8A8-seed0" / "result.json").unlink()

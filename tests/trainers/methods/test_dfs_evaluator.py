@@ -75,6 +75,9 @@ def test_step1_trains_only_the_gates_towards_full_and_step2_moves_cp_down_to_the
                 (0.1, "skip,W8A8,W16A16,full", repr(1.0), "sign_switching"), on_step=lambda i, m: steps.append(m))
     assert 1.0 in {s["alpha_sign"] for s in steps}  # above the target alpha pushes cp down
     assert steps[-1]["cp_batch"] < steps[0]["cp_batch"]
+    epochs = train_step2(net, batches, TrainingSchedule(epochs=2, lr=0.1, batch_size=32), options,
+                         (0.1, "skip,W8A8,W16A16,full", repr(1.0), "sign_switching")).epochs
+    assert len(epochs) == 2 and all(0 <= e["cp"] <= 1 and "loss" in e for e in epochs)  # per-epoch actual cp
 
 
 def test_each_trial_trains_its_step2_once_and_repeats_are_cached(one_thread: None) -> None:
