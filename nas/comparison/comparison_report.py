@@ -170,7 +170,7 @@ def write_comparison_report(folder: Path, results: Results, budgets: Sequence[fl
                             ) -> tuple[Path, dict[str, Any]]:
     """``report/report.md`` (+ HTML), ``report/fronts.png``, ``report/points.parquet``; returns the report and
     the tables (``budgets``, ``hypervolume``)."""
-    out = folder / "report"
+    out = Path(folder).absolute() / "report"  # absolute: the report links its images relative to itself
     plot = plot_fronts(results, budgets, out / "fronts.png")
     write_points_parquet(results, out / "points.parquet")
     budget_md, budget_rows = budget_table(results, budgets)

@@ -53,6 +53,7 @@ def test_two_methods_end_to_end_and_resume_redoes_only_the_missing_one(tmp_path:
     for heading in ("Test accuracy against expected BOPs per sample", "Accuracy at each budget",
                     "Hypervolume per method", "Wall time and training cost"):
         assert heading in report, heading
+    assert "![fronts](fronts.png)" in report  # linked relative to the report
     assert (folder / "report" / "fronts.png").stat().st_size > 0
     assert (folder / "report" / "report.html").exists()
     points = pq.read_table(folder / "report" / "points.parquet").to_pylist()
