@@ -15,6 +15,7 @@ import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
+from nas.cli.main import main
 from spaces import load_space
 from spaces.loader import preset_text
 from trainers.methods import method_networks
@@ -96,9 +97,12 @@ def test_nas_run_trains_searches_and_reports_dpoq(tmp_path: Path) -> None:
 
 
 def test_nas_train_saves_a_dpoq_network_that_loads(tmp_path: Path) -> None:
+    """``nas train`` run in this process (``main``: the same argv, parser, handler and a local Ray it starts and
+    shuts down; the executable itself is tested with USDN in tests/nas/cli/test_train_cli.py)."""
     space_file = tiny_dpoq_space(tmp_path)
-    done = _nas(tmp_path, "train", str(space_file), "--supernet-epochs", "1", "--quiet")
-    assert done.returncode == 0, done.stderr[-3000:]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["train", str(space_file), "--supernet-epochs", "1", "--quiet", "--num-cpus", "2", "--runs-dir",
+                 str(tmp_path / "runs"), "--tracking-uri", uri]) == 0
     (folder,) = (tmp_path / "runs").iterdir()
     space = load_space(space_file)
     net = method_networks(space.method).build(space)
