@@ -5,74 +5,29 @@ in its Ray controller actor, a process that knows the plug-in only from the pack
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import optuna
 import pandas as pd
 import pytest
-import yaml
 
 from nas.controllers import TrialResult, controller_class, create_controller, list_controllers, registry
 from nas.controllers.optuna_storage import open_storage
 from nas.runtime.controller_actor import ControllerHost
 from nas.tune import ControllerSearcher
 from spaces import load_space
-from spaces.loader import preset_text
 
 MODULE, NAME = "nas_qmc_plugin", "qmc"
-SOURCE = '''"""Optuna's quasi-Monte Carlo sampler as a nas controller: the README's plug-in example."""
-
-from __future__ import annotations
-
-import os
-from typing import Any, ClassVar
-
-import optuna
-
-from nas.controllers import OptunaController
-
-
-class QMCController(OptunaController):
-    """Sobol points over the choice indices."""
-
-    encoding: ClassVar[str] = "index"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        marker = os.environ.get("NAS_QMC_PLUGIN_MARKER")
-        if marker:  # which processes built one
-            with open(marker, "a", encoding="utf-8") as handle:
-                handle.write(f"{os.getpid()}\\n")
-
-    def _make_sampler(self, seed: int, **options: Any) -> optuna.samplers.BaseSampler:
-        options.setdefault("warn_independent_sampling", False)
-        return optuna.samplers.QMCSampler(seed=seed, **options)
-
-
-NOT_A_CONTROLLER = 42
-'''
-
-
-def write_plugin(folder: Path, extra_entry_points: str = "") -> Path:
-    """The plug-in under ``folder``, as ``pip install`` would leave it in site-packages."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{MODULE}.py").write_text(SOURCE)
-    info = folder / f"{MODULE}-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {MODULE.replace('_', '-')}\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(f"[adaptive_quant_nas.controllers]\n{NAME} = {MODULE}:QMCController\n"
-                                           f"{extra_entry_points}")
-    return folder
+"""The plug-in's module and entry-point name; its source and :func:`write_plugin` are in tests/nas/conftest.py, whose
+``plugin_search`` fixture runs it in a real ``nas search`` (shared with the loopback-listener test)."""
 
 
 @pytest.fixture
-def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qmc_plugin: Callable[..., Path]) -> Iterator[Path]:
     """The plug-in on ``sys.path`` for one test; the registry forgets it afterwards."""
-    site = write_plugin(tmp_path / "site", "broken = nas_qmc_plugin:Missing\nnumber = nas_qmc_plugin:NOT_A_CONTROLLER\n"
+    site = qmc_plugin(tmp_path / "site", "broken = nas_qmc_plugin:Missing\nnumber = nas_qmc_plugin:NOT_A_CONTROLLER\n"
                                            "renamed = nas.controllers.random_search:RandomSearchController\n")
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
@@ -140,27 +95,14 @@ def test_unknown_names_list_the_plugins(plugin: Path) -> None:
 
 
 @pytest.mark.slow
-def test_nas_search_runs_a_plugin_in_its_ray_actor(tmp_path: Path) -> None:
-    site = write_plugin(tmp_path / "site")
-    space = yaml.safe_load(preset_text("tiny-digits"))
-    space["dataset"] = {"name": "synthetic", "num_classes": 10, "in_channels": 1, "input_size": 8,
-                        "samples_per_class": 40}
-    (tmp_path / "space.yaml").write_text(yaml.safe_dump(space))
-    marker = tmp_path / "built-by.txt"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]).rstrip(":"),
-           "NAS_QMC_PLUGIN_MARKER": str(marker)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "nas.cli.main", "search", "space.yaml", "--controller", NAME, "--budget", "6",
-         "--workers", "1", "--num-cpus", "1", "--supernet-epochs", "1", "--pretrain-epochs", "1",
-         "--bn-recalibration", "0", "--quiet", "--runs-dir", "runs", "--tracking-uri",
-         f"sqlite:///{tmp_path / 'mlflow.db'}"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-    out, err = process.communicate(timeout=600)
-    assert process.returncode == 0, err[-3000:]
-    assert f"{NAME}-seed0-trdefault: 6 evaluations" in out
-    built_by = {int(line) for line in marker.read_text().split()}
-    assert built_by and process.pid not in built_by  # built in the controller actor, never in the driver
-    (folder,) = (tmp_path / "runs").iterdir()
+def test_nas_search_runs_a_plugin_in_its_ray_actor(plugin_search) -> None:
+    """``plugin_search`` (tests/nas/conftest.py): ``nas search --controller qmc --budget 6`` with the plug-in on
+    the PYTHONPATH of the command only."""
+    assert plugin_search.returncode == 0, plugin_search.stderr[-3000:]
+    assert f"{NAME}-seed0-trdefault: 6 evaluations" in plugin_search.stdout
+    built_by = plugin_search.built_by
+    assert built_by and plugin_search.pid not in built_by  # built in the controller actor, never in the driver
+    (folder,) = (plugin_search.root / "runs").iterdir()
     frame = pd.read_parquet(folder / "searches")
     assert list(frame["controller"]) == [NAME] * 6 and list(frame["eval_index"]) == list(range(6))
     study = optuna.load_study(study_name=f"{NAME}-seed0-trdefault", storage=open_storage(str(folder / "optuna.log")))

@@ -46,7 +46,7 @@ def _nas(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=900, check=False)
 
 
-def test_nas_run_trains_searches_and_reports_dfs(tmp_path: Path) -> None:
+def test_nas_run_trains_searches_and_reports_dfs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     space_file = tiny_dfs_space(tmp_path)
     done = _nas(tmp_path, "run", str(space_file), "--controllers", "grid", "--budget", "3", "--workers", "1",
                 "--supernet-epochs", "1", "--pretrain-epochs", "1", "--seeds", "0", "--quiet")
@@ -93,10 +93,14 @@ def test_nas_run_trains_searches_and_reports_dfs(tmp_path: Path) -> None:
     assert "paper_checks_passed" in parent.data.metrics
 
     (folder / "dfs" / "uniform-W8A8-seed0" / "result.json").unlink()
-    again = _nas(tmp_path, "run", "--resume", folder.name)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "dfs: 6 of 7 models already trained" in again.stdout, again.stdout
-    assert "uniform-W8A8-seed0: test" in again.stdout and "dfs-cp20-seed0: test" not in again.stdout
+    # the resume in this process (``main``: the same argv and handler; the first run was the executable)
+    capsys.readouterr()
+    code = main(["run", "--resume", folder.name, "--num-cpus", "2", "--runs-dir", str(tmp_path / "runs"),
+                 "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"])
+    again = capsys.readouterr()
+    assert code == 0, again.err[-3000:]
+    assert "dfs: 6 of 7 models already trained" in again.out, again.out
+    assert "uniform-W8A8-seed0: test" in again.out and "dfs-cp20-seed0: test" not in again.out
 
 
 def test_nas_train_saves_the_base_and_step1_that_load(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def _nas(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=900, check=False)
 
 
-def test_nas_run_trains_searches_and_reports_dpoq(tmp_path: Path) -> None:
+def test_nas_run_trains_searches_and_reports_dpoq(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     space_file = tiny_dpoq_space(tmp_path)
     data = yaml.safe_load(space_file.read_text())
     data["search"] = {"training": ["grad_scale", "separate"], "threshold": [0.5, 0.8, 0.95]}  # a train knob too
@@ -90,10 +90,14 @@ def test_nas_run_trains_searches_and_reports_dpoq(tmp_path: Path) -> None:
 
     # a resumed run trains only the model whose result is missing
     (folder / "dpoq" / "individual-W2-seed0" / "result.json").unlink()
-    again = _nas(tmp_path, "run", "--resume", folder.name)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "dpoq: 7 of 8 models already trained" in again.stdout, again.stdout
-    assert "individual-W2-seed0" in again.stdout and "individual-W4-seed0: test" not in again.stdout
+    # the resume in this process (``main``: the same argv and handler; the first run was the executable)
+    capsys.readouterr()
+    code = main(["run", "--resume", folder.name, "--num-cpus", "2", "--runs-dir", str(tmp_path / "runs"),
+                 "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"])
+    again = capsys.readouterr()
+    assert code == 0, again.err[-3000:]
+    assert "dpoq: 7 of 8 models already trained" in again.out, again.out
+    assert "individual-W2-seed0" in again.out and "individual-W4-seed0: test" not in again.out
 
 
 def test_nas_train_saves_a_dpoq_network_that_loads(tmp_path: Path) -> None:
