@@ -71,8 +71,8 @@ def d3(pairs: Sequence[tuple[str, Outcomes, Outcomes, float, float]]) -> PaperCh
         # better and no dearer (5 % slack) passes; worse and no cheaper fails; otherwise the costs are not matched
         matched = cost_ours <= 1.05 * cost_other if result == PASS else cost_ours >= 0.95 * cost_other
         results.append(result if matched else NOT_SHOWN)
-    return PaperCheck("D3", "at matched measured cost (within 5 %), MGL2S >= layer-only and "
-                      ">= channel-only", "; ".join(texts), _combine(results))
+    return PaperCheck("D3", "MGL2S no worse than layer-only and than channel-only at no higher measured cost "
+                      "(5 % slack; worse at no lower cost fails)", "; ".join(texts), _combine(results))
 
 
 def d4(iadi: Outcomes | None, base: Outcomes, cp: float, target: float) -> PaperCheck:
