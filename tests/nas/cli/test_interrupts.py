@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from nas.cli.main import main
 from nas.pipeline.search_job import SearchJob
 from nas.runtime.run_folder import check_resumable, find_run, read_job
 from spaces import load_space
@@ -110,7 +111,8 @@ def _statuses(uri: str, parent: str) -> tuple[str, list[str]]:
 
 
 def test_sigint_mid_search_then_resume_from_mlflow_alone(tmp_path: Path, synthetic_space, quick_search,
-                                                         finished_run) -> None:
+                                                         finished_run, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Interrupted, its run folder deleted, pulled back from the tracking URI (``nas pull``, issue 11) and resumed:
     the same trajectory as the uninterrupted search of the same space, seed and flags (``finished_run``)."""
     space, uri, runs, marker = synthetic_space(tmp_path), f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "runs", \
@@ -137,10 +139,12 @@ def test_sigint_mid_search_then_resume_from_mlflow_alone(tmp_path: Path, synthet
     saved = {path: path.read_bytes() for path in (record.checkpoint_path, record.trajectory_path,
                                                   folder / "supernet.pt")}
     shutil.rmtree(folder)  # only the tracking URI is left
-    pulled = subprocess.run([str(Path(sys.executable).with_name("nas")), "pull", folder.name, *common], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=300, check=False)
-    assert pulled.returncode == 0, pulled.stderr[-3000:]
-    assert f"nas search --resume {folder.name} --runs-dir {runs}" in pulled.stdout
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    code = main(["pull", folder.name, *common])  # in this process (no signal here; nas pull's own tests do so too)
+    pulled = capsys.readouterr()
+    assert code == 0, pulled.err[-3000:]
+    assert f"nas search --resume {folder.name} --runs-dir {runs}" in pulled.out
     assert {path: path.read_bytes() for path in saved} == saved  # the folder as the interrupt left it
     job = read_job(folder, SearchJob.from_json)
     assert job.space == str(folder / "space.yaml") and (folder / "space.yaml").read_text() == space.read_text()
