@@ -21,6 +21,7 @@ from nas.methods.method_pipeline import (
     TrainRequest,
     register_pipeline,
 )
+from nas.methods.stage_runs import log_stage_run
 from nas.runtime.run_folder import PRETRAINED_FILE, SUPERNET_FILE, load_weights
 from nas.tracking.metric_buffer import MetricBuffer
 from spaces import SearchSpace
@@ -78,17 +79,11 @@ class DdiPipeline(MethodPipeline):
         for stage in STAGES:
             if stage not in out["epochs"]:
                 continue
-            run_id = tracker.start_run(space.name, stage, {"stage": stage, "seed": seed, "gates": o.gates,
-                                                           "target_compute": target_compute(space.budget),
-                                                           "alpha": o.alpha}, parent_run_id=parent,
-                                       tags={"nas.kind": "train-stage"})
-            for epoch, stats in enumerate(out["epochs"][stage]):
-                tracker.log_metrics(run_id, stats, step=epoch)
-            buffer = MetricBuffer(tracker, run_id)
-            for step in (s for s in out["steps"] if s["stage"] == stage):
-                buffer.add(step["step"], {f"step_{k}": float(v) for k, v in step.items() if k not in ("stage", "step")})
-            buffer.flush()
-            tracker.end_run(run_id)
+            params = {"stage": stage, "seed": seed, "gates": o.gates, "target_compute": target_compute(space.budget),
+                      "alpha": o.alpha}
+            steps = [(s["step"], {k: v for k, v in s.items() if k not in ("stage", "step")}) for s in out["steps"]
+                     if s["stage"] == stage]
+            run_id = log_stage_run(tracker, space.name, stage, params, parent, out["epochs"][stage], steps)
             model.stage_runs[stage] = run_id
 
     def search_model(self, request: SearchModelRequest) -> SearchModel:

@@ -33,7 +33,8 @@ def train_ddi_state(space: SearchSpace, data: DataSpec, base: TrainingSchedule, 
                     seed: int = 0, num_threads: int = 1, *, gates: str | None = None, target: float | None = None,
                     branches: bool = True, base_state: dict[str, Any] | None = None, depth: int | None = None,
                     progress: str = "off", label: str = "ddi") -> dict[str, Any]:
-    """Train and return CPU weights (``state``), the pretrained base's (``base_state``), each stage's epoch logs
+    """Train and return CPU weights (``state``), the pretrained base's (``base_state``: the one given, or the one
+    stage 1 trained here, or for a smaller base ``state`` itself), each stage's epoch logs
     (``epochs``: stage -> list) and every optimiser step's metrics (``steps``: ``{stage, step, ...}``: loss,
     alpha, batch cp, skip ratio, channel keep ratio, w_i). ``depth``: a smaller plain base network only (Table 2);
     ``base_state``: start from that pretrained base (stage 1 skipped); ``branches`` False: IADI only."""
@@ -61,14 +62,18 @@ def train_ddi_state(space: SearchSpace, data: DataSpec, base: TrainingSchedule, 
                 {"stage": "base", "step": i, **m})).epochs
             bar(0, epoch_logs["base"][-1])
         else:
-            epoch_logs = train_ddi(net, loader, space.options, base, joint,
-                                   target if target is not None else target_compute(space.budget),
-                                   base_state=base_state, branches=branches,
-                                   on_step=lambda stage, i, m: steps.append({"stage": stage, "step": i, **m}))
+            if base_state is None:  # stage 1 here, so that its weights are returned as the base
+                epoch_logs["base"] = train_base(net, loader, ddi_schedule(base), on_step=lambda i, m: steps.append(
+                    {"stage": "base", "step": i, **m})).epochs
+                base_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+            epoch_logs.update(train_ddi(net, loader, space.options, base, joint,
+                                        target if target is not None else target_compute(space.budget),
+                                        base_state=base_state, branches=branches,
+                                        on_step=lambda stage, i, m: steps.append({"stage": stage, "step": i, **m})))
     finally:
         bar.close()
     cpu = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-    base_out = base_state if base_state is not None else (cpu if depth is not None else None)
+    base_out = base_state if base_state is not None else cpu
     return {"state": cpu, "base_state": base_out, "epochs": epoch_logs, "steps": steps}
 
 

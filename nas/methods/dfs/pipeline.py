@@ -23,8 +23,8 @@ from nas.methods.method_pipeline import (
     TrainRequest,
     register_pipeline,
 )
+from nas.methods.stage_runs import log_stage_run
 from nas.runtime.run_folder import PRETRAINED_FILE, SUPERNET_FILE, load_weights
-from nas.tracking.metric_buffer import MetricBuffer
 from spaces import SearchSpace
 from spaces.cost.option_costs import FULL_PRECISION, dfs_cost_table, layers_bops
 from spaces.methods.dfs import cp_range
@@ -67,19 +67,10 @@ class DfsPipeline(MethodPipeline):
         if request.tracker is not None and request.parent_run_id:
             for stage, schedule, epochs, steps in (("base", request.pretrain, out["base_epochs"], []),
                                                    (STEP1, request.schedule, out["step1_epochs"], out["step1_steps"])):
-                run_id = request.tracker.start_run(
-                    request.space.name, stage, {"stage": stage, "epochs": schedule.epochs, "lr": schedule.lr,
-                                                "seed": request.seed,
-                                                "options": ",".join(request.space.options.options)},
-                    parent_run_id=request.parent_run_id, tags={"nas.kind": "train-stage"})
-                for epoch, stats in enumerate(epochs):
-                    request.tracker.log_metrics(run_id, stats, step=epoch)
-                buffer = MetricBuffer(request.tracker, run_id)
-                for step, stats in enumerate(steps):
-                    buffer.add(step, {f"step_{k}": v for k, v in stats.items()})
-                buffer.flush()
-                request.tracker.log_artifact(run_id, files[stage])
-                request.tracker.end_run(run_id)
+                params = {"stage": stage, "epochs": schedule.epochs, "lr": schedule.lr, "seed": request.seed,
+                          "options": ",".join(request.space.options.options)}
+                run_id = log_stage_run(request.tracker, request.space.name, stage, params, request.parent_run_id,
+                                       epochs, enumerate(steps), files[stage])
                 model.stage_runs[stage] = run_id
         return model
 

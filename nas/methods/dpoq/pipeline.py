@@ -20,8 +20,8 @@ from nas.methods.method_pipeline import (
     TrainRequest,
     register_pipeline,
 )
+from nas.methods.stage_runs import log_stage_run
 from nas.runtime.run_folder import SUPERNET_FILE, load_weights
-from nas.tracking.metric_buffer import MetricBuffer
 from spaces import SearchSpace
 from spaces.cost import precision_body_bops, precision_classifier_costs, precision_head_bops
 from spaces.cost.option_costs import onion_slice_bits
@@ -59,20 +59,11 @@ class DpoqPipeline(MethodPipeline):
         model = TrainedModel(files={STAGE: path}, stages={STAGE: dict(out["epochs"][-1]) if out["epochs"] else {}})
         if request.tracker is not None and request.parent_run_id:
             options = request.space.options
-            run_id = request.tracker.start_run(
-                request.space.name, STAGE, {"stage": STAGE, "epochs": request.schedule.epochs,
-                                            "lr": request.schedule.lr, "seed": request.seed,
-                                            "bit_list": ",".join(map(str, options.bit_list)),
-                                            "a_bits": options.a_bits, "bn": options.bn, "training": options.training},
-                parent_run_id=request.parent_run_id, tags={"nas.kind": "train-stage"})
-            for epoch, stats in enumerate(out["epochs"]):
-                request.tracker.log_metrics(run_id, stats, step=epoch)
-            buffer = MetricBuffer(request.tracker, run_id)
-            for step, stats in enumerate(out["steps"]):
-                buffer.add(step, {f"step_{k}": v for k, v in stats.items()})
-            buffer.flush()
-            request.tracker.log_artifact(run_id, path)
-            request.tracker.end_run(run_id)
+            params = {"stage": STAGE, "epochs": request.schedule.epochs, "lr": request.schedule.lr,
+                      "seed": request.seed, "bit_list": ",".join(map(str, options.bit_list)), "a_bits": options.a_bits,
+                      "bn": options.bn, "training": options.training}
+            run_id = log_stage_run(request.tracker, request.space.name, STAGE, params, request.parent_run_id,
+                                   out["epochs"], enumerate(out["steps"]), path)
             model.stage_runs[STAGE] = run_id
         return model
 

@@ -77,3 +77,29 @@ def test_nas_run_trains_searches_and_reports_ddi(tmp_path: Path) -> None:
     history = client.get_metric_history(iadi.info.run_id, "iadi_skip_ratio")
     assert history and "test_accuracy_exit0" in iadi.data.metrics
     assert "paper_checks_passed" in parent.data.metrics and "knee_ratio" in parent.data.metrics
+
+
+def test_nas_train_saves_the_base_and_the_ddi_network_with_a_child_run_per_stage(tmp_path: Path) -> None:
+    """``nas train`` in this process (``main``: the same argv, parser and handler; the executable itself is tested
+    with USDN in tests/nas/cli/test_train_cli.py): both weight files load, and each stage is an MLflow child run."""
+    import torch
+
+    from nas.cli.main import main
+    from spaces import load_space
+    from trainers.methods import method_networks
+
+    space_file = tiny_ddi_space(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["train", str(space_file), "--supernet-epochs", "1", "--pretrain-epochs", "1", "--quiet",
+                 "--num-cpus", "2", "--runs-dir", str(tmp_path / "runs"), "--tracking-uri", uri]) == 0
+    (folder,) = (tmp_path / "runs").iterdir()
+    space = load_space(space_file)
+    net = method_networks(space.method).build(space)
+    net.load_state_dict(torch.load(folder / "supernet.pt", weights_only=True))
+    assert set(torch.load(folder / "pretrained.pt", weights_only=True)) <= set(net.state_dict())
+    client = MlflowClient(uri)
+    parent = client.get_run(folder.name)
+    children = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{folder.name}'")
+    stages = {c.info.run_name: c for c in children if c.data.tags.get("nas.kind") == "train-stage"}
+    assert len(stages) >= 3, sorted(stages)  # base, warm-up, IADI (and RADI), each with its epochs
+    assert all(c.data.metrics for c in stages.values())
