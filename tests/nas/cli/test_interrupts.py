@@ -31,15 +31,17 @@ from spaces import load_space
 pytestmark = pytest.mark.slow
 
 MARKER = "NAS_INTERRUPT_TEST"
-RESUMED_BUDGET = 300
+RESUMED_BUDGET = 1500
 """Budget of the search interrupted and then resumed. The signal goes out on the first checkpoint that holds
 evaluations (after about 10 of them; the next one waits for the save time over CHECKPOINT_TIME_SHARE), so the
 rest of the budget is the time the signal has to arrive before the search ends: about 290 evaluations of a few
-milliseconds (seconds), where 60 left tenths of a second and the search sometimes ended first (exit 0). The
-resume then runs the rest, about as long again."""
-UNFINISHED_BUDGET = 100_000
+milliseconds, where 60 left tenths of a second and the search sometimes ended first (exit 0); 300 still ended
+first in one loaded CI run once REINFORCE answered repeated draws from told results, so about 1,490. The resume
+then runs the rest, about as long again."""
+UNFINISHED_BUDGET = 5_000
 """Budget of the search that is interrupted and not resumed: never reached (minutes of evaluations), so the
-signal always lands mid-search; the run stops at the signal, so the size of the budget costs no time."""
+signal always lands mid-search (tens of seconds of evaluations after the first checkpoint); the run stops at the
+signal. 100,000 once left the run unfinished 300 s after the signal in a loaded CI run (cause not found)."""
 
 
 def _start(argv: list[str], cwd: Path, marker: str) -> subprocess.Popen[str]:
