@@ -13,6 +13,15 @@ TINY_DATA = DataSpec("synthetic", None, 0, {"num_classes": 10, "in_channels": 1,
                                            "samples_per_class": 40})
 
 
+@pytest.fixture(autouse=True)
+def _no_inherited_tracking_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts without ``MLFLOW_TRACKING_URI``/``MLFLOW_EXPERIMENT_NAME``: ``mlflow.set_tracking_uri``,
+    called in-process by an earlier test, sets the variable for the rest of the session, and a command then
+    resolves its default store from it instead of ``./mlflow.db``."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+
+
 @pytest.fixture(scope="session")
 def tiny_space() -> SearchSpace:
     return load_space("tiny-digits")

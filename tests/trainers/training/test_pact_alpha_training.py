@@ -41,4 +41,7 @@ def test_without_its_group_alpha_barely_moves(tiny_space: SearchSpace) -> None:
     moved = _trained_alphas(tiny_space, TrainingSchedule(epochs=3, lr=0.02))
     still = _trained_alphas(tiny_space, TrainingSchedule(epochs=3, lr=0.02, alpha_lr_scale=1.0,
                                                          alpha_weight_decay=1e-4))
-    assert ((still[1] - still[0]).abs().median() < (moved[1] - moved[0]).abs().median() / 3)
+    # total movement over the 13 levels, not the median: in both runs the deepest levels get almost no gradient
+    # at W2A2 in 3 epochs (changes of 1e-5..5e-3), so a median compares those near-zero changes, and it failed on
+    # AVX-512 CPUs (0.0053 vs 0.0067) while the levels that learn moved 7x less without their group
+    assert (still[1] - still[0]).abs().sum() < (moved[1] - moved[0]).abs().sum() / 3
