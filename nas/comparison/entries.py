@@ -13,7 +13,11 @@ from nas.comparison.uniform_qat import UNIFORM, uniform_comparison_space, unifor
 from nas.errors import UserError
 from spaces import SearchSpace
 
-DEFAULT_ENTRIES = ("usdn", "dpoq", "dfs", "ddi", UNIFORM)
+COMBINED = {"dfs-usdn": "dfs-usdn-digits"}
+"""Entries that are a combined space (issue 18): the entry's name and its preset, run by the preset's method's
+pipeline. ``dfs-usdn``: DFS's per-input gates choosing skip or USDN's bit-widths (2/4/8) with USDN's quantizer and
+8-bit ungated pieces."""
+DEFAULT_ENTRIES = ("usdn", "dpoq", "dfs", "ddi", *COMBINED, UNIFORM)
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,21 @@ def entry(name: str) -> Entry:
 
     if name in _OWN:
         return _OWN[name]
+    if name in COMBINED:
+        return _combined(name, COMBINED[name], _PIPELINES)
     if name not in _PIPELINES:
-        raise UserError(f"unknown method {name!r} (--methods); known: {', '.join([*sorted(_PIPELINES), UNIFORM])}")
+        known = [*sorted(_PIPELINES), *COMBINED, UNIFORM]
+        raise UserError(f"unknown method {name!r} (--methods); known: {', '.join(known)}")
     pipeline = _PIPELINES[name]
     return Entry(name, lambda b, d, e: pipeline.comparison_space(b, dict(d), e), pipeline.front, pipeline.default_lr)
+
+
+def _combined(name: str, preset: str, pipelines: Mapping[str, Any]) -> Entry:
+    """A combined space's entry: its preset's method's pipeline, given the preset; its points labelled ``name``."""
+    import yaml
+
+    from spaces.loader import preset_text
+
+    pipeline = pipelines[str(yaml.safe_load(preset_text(preset)).get("method", "usdn"))]
+    return Entry(name, lambda b, d, e: pipeline.comparison_space(b, dict(d), e, preset=preset),
+                 lambda request: pipeline.front(request, label=name), pipeline.default_lr)

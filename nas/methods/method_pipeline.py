@@ -139,16 +139,19 @@ class MethodPipeline(ABC):
         """``nas run`` after the search: train what the method trains from the search's results, write the report
         into ``<run folder>/report/`` and log it to the parent MLflow run."""
 
-    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int) -> SearchSpace:
-        """``nas compare-methods``: the method's preset with ``backbone`` (a
+    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int,
+                         preset: str | None = None) -> SearchSpace:
+        """``nas compare-methods``: the method's preset (``preset``, one of this method's presets, e.g. a combined
+        space; by default its own digits preset) with ``backbone`` (a
         :class:`~nas.comparison.comparison_spaces.CommonBackbone`) and ``dataset`` put in (``epochs``: its
         stages' epochs, where the space holds them). The default: the method takes no part in comparisons."""
         raise UserError(f"method {self.name!r} has no entry in nas compare-methods")
 
-    def front(self, request: Any) -> Any:
+    def front(self, request: Any, label: str = "") -> Any:
         """``nas compare-methods``: train the method's model for ``request`` (a
         :class:`~nas.comparison.front.FrontRequest`), choose its configurations per budget on the validation
-        split and score them on the test split (a :class:`~nas.comparison.front.MethodFront`)."""
+        split and score them on the test split (a :class:`~nas.comparison.front.MethodFront`; ``label`` names its
+        points, by default the method)."""
         raise UserError(f"method {self.name!r} has no entry in nas compare-methods")
 
     @abstractmethod

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spaces.cost.option_costs import FULL, SKIP, dfs_cost_table, option_bits, option_name
+from spaces.dimensions import BitWidth
 from spaces.dimensions.knob import TRAIN
 from spaces.errors import SpaceError
 from spaces.methods.method_spec import FIXED, MethodSpec, register_method
@@ -27,7 +28,7 @@ PAPER_ALPHA = 5e-6
 """|alpha| of DFS Sec. 4 (the DFS code's default is 1e-5), per sample-block cost unit (``block_equivalents``)."""
 
 _GATING_KEYS = {"options", "quantizer", "gate_width", "gate_hidden", "alpha", "step1_alpha", "alpha_rule", "e_units",
-                "count_gates", "step2_lr_scale"}
+                "count_gates", "step2_lr_scale", "fixed_bits"}
 _REPORT_KEYS = {"targets", "alpha_scales", "low_targets", "skipnet", "uniform_bits"}
 
 
@@ -50,6 +51,11 @@ class DfsOptions:
       ``constant`` (DFS-C of Table 1).
     - ``count_gates``: price the gates in each sample's BOPs (never in cp, as the paper).
     - ``step2_lr_scale``: step 2's learning rate over step 1's (DFS Sec. 4: 0.01 after 0.1, so 0.1).
+    - ``fixed_bits``: what the ungated pieces run at once the gates are on: ``full`` (DFS: the stem, the first
+      block and the FC stay full precision) or ``W{k}A{k}`` (USDN's convention is ``W8A8``: the stem's weights at
+      k bits reading the image as it comes, the first block and the FC at k bits). Not in the DFS paper: the
+      combined preset ``dfs-usdn-digits`` uses it to put DFS's gates over USDN's precision (issue 18). The base A
+      (gates off) stays full precision either way.
     - ``report``: what ``nas run`` trains after the search: step 2 at ``targets`` (Table 1, F1; sign switching and,
       at the last target, constant alpha), |alpha| times each of ``alpha_scales`` at the last target (Table 2, F3),
       ``low_targets`` (Figs. 8-11, F5), the SkipNet-style option list skip / full at the targets up to 0.1 (F4) when
@@ -66,6 +72,7 @@ class DfsOptions:
     e_units: str = "block_equivalents"
     count_gates: bool = True
     step2_lr_scale: float = 0.1
+    fixed_bits: str = FULL
     targets: tuple[float, ...] = (0.1, 0.2, 0.4)
     alpha_scales: tuple[float, ...] = (10.0, 100.0, 1000.0)
     low_targets: tuple[float, ...] = (0.04, 0.0625, 0.3)
@@ -73,6 +80,13 @@ class DfsOptions:
     uniform_bits: tuple[int, ...] = (8, 16)
 
     num_exits: int = 1
+
+    @property
+    def fixed_width(self) -> BitWidth:
+        """:attr:`fixed_bits` as a BitWidth (``W32A32`` for ``full``)."""
+        bits = option_bits(self.fixed_bits)
+        assert bits is not None
+        return bits
 
     @property
     def step1_magnitude(self) -> float:
@@ -119,6 +133,14 @@ def parse_dfs_options(sections: Mapping[str, Any], backbone: Any, source: str) -
         options = parse_option_list(gating.get("options", list(d.options)))
     except ValueError as exc:
         raise SpaceError(str(exc), field="gating.options", source=source) from None
+    fixed = gating.get("fixed_bits", d.fixed_bits)
+    try:
+        fixed_bits = option_name(int(fixed) if isinstance(fixed, str) and fixed.isdigit() else fixed)
+        if fixed_bits == SKIP:
+            raise ValueError("skip")
+    except ValueError:
+        raise SpaceError(f"must be full, bits k or 'WkAk' (what the ungated pieces run at), got {fixed!r}",
+                         field="gating.fixed_bits", source=source) from None
     try:
         dfs_cost_table(backbone, options)
     except ValueError as exc:
@@ -139,6 +161,7 @@ def parse_dfs_options(sections: Mapping[str, Any], backbone: Any, source: str) -
         e_units=choice(gating.get("e_units", d.e_units), E_UNITS, "gating.e_units", source),
         count_gates=flag(gating.get("count_gates", d.count_gates), "gating.count_gates", source),
         step2_lr_scale=positive(gating.get("step2_lr_scale", d.step2_lr_scale), "gating.step2_lr_scale", source),
+        fixed_bits=fixed_bits,
         targets=numbers(report.get("targets", list(d.targets)), "report.targets", source, _fraction, "in (0, 1]"),
         alpha_scales=numbers(report.get("alpha_scales", list(d.alpha_scales)), "report.alpha_scales", source,
                              lambda v: math.isfinite(v) and v > 0, "> 0"),

@@ -83,6 +83,9 @@ def test_the_reachable_cp_follows_from_bops() -> None:
     (_gating(options=["skip", 4, 8]), "budget.target_compute", "lies above 0.0625"),
     (_space(report={**BASE["report"], "targets": [0.2, 0]}), "report.targets", "in (0, 1]"),
     (_space(report={**BASE["report"], "uniform_bits": [8, 64]}), "report.uniform_bits", "1..32"),
+    (_gating(fixed_bits="skip"), "gating.fixed_bits", "must be full, bits k or 'WkAk'"),
+    (_gating(fixed_bits="eight"), "gating.fixed_bits", "must be full, bits k or 'WkAk'"),
+    (_gating(fixed_bits=0), "gating.fixed_bits", "must be full, bits k or 'WkAk'"),
 ])
 def test_bad_dfs_files_are_one_line_naming_file_and_field(data: dict, field: str, needle: str) -> None:
     with pytest.raises(SpaceError) as raised:
@@ -116,3 +119,13 @@ def test_the_cli_refuses_a_bad_dfs_file_in_one_line_with_exit_2(tmp_path, capsys
         err = capsys.readouterr().err
         assert f"{path}: {needle}" in err and err.count("\n") == 1 and "Traceback" not in err, err
     assert list(tmp_path.iterdir()) == [path]  # nothing written
+
+
+def test_the_combined_preset_gates_over_usdns_bits_with_8_bit_fixed_pieces() -> None:
+    from spaces import load_space
+
+    space = load_space("dfs-usdn-digits")
+    assert space.method == "dfs" and space.options.options == ("skip", "W2A2", "W4A4", "W8A8")
+    assert space.options.quantizer == "dorefa_pact" and space.options.fixed_bits == "W8A8"
+    assert parse_space(_gating(fixed_bits=4), source="x.yaml").options.fixed_bits == "W4A4"
+    assert parse_space(_space(), source="x.yaml").options.fixed_bits == "full"  # DFS: full precision

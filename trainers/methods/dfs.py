@@ -44,7 +44,8 @@ def build_fractional_network(space: SearchSpace, options: tuple[str, ...] | None
 
     o = dfs_options(space)
     return FractionalSkipNetwork(space.backbone, options or o.options, quantizer=o.quantizer,  # type: ignore[arg-type]
-                                 gate_width=o.gate_width, gate_hidden=o.gate_hidden, count_gates=o.count_gates)
+                                 gate_width=o.gate_width, gate_hidden=o.gate_hidden, count_gates=o.count_gates,
+                                 fixed_bits=o.fixed_width)
 
 
 def paper_schedule(schedule: Any, *, lr_scale: float = 1.0, trainable: Any = "all") -> Any:

@@ -19,7 +19,10 @@ head, gates and the chosen options), ``decisions["options"]`` ``(N, U)`` option 
 
 Choices where the paper is silent (the DFS code's where it has one, METHODS.md 3.7):
 - the first body block always runs at full precision (DFS Sec. 4, after SkipNet) and so does every body block
-  left out of ``gated``; gating the first body block is refused. The stem and the FC run at full precision;
+  left out of ``gated``; gating the first body block is refused. The stem and the FC run at full precision.
+  ``fixed_bits`` (not DFS: the combined preset of issue 18) runs these ungated pieces at k bits instead once the
+  gates are on: the stem's weights only (it reads the image as it comes; USDN prices it W8A8), the ungated blocks'
+  convs and the FC's weights and input, each priced at ``fixed_bits`` by the cost table;
 - the residual (identity or option-A pad shortcut) stays full precision: only the block's two convs are
   quantized, at the option's bits for weights and input activations (DFS code). An option-B (``conv``)
   shortcut runs at full precision whatever the option, so a skipped downsampling block outputs
@@ -69,6 +72,9 @@ from trainers.early_exit.dynamic_cost import DynamicCost
 from trainers.early_exit.forward_record import ForwardRecord
 from trainers.networks.recurrent_gate import ProjectionKind, RecurrentGate
 from trainers.networks.shared_quant_conv import QuantizerKind, SharedQuantConvBN
+from trainers.quantization.dorefa import dorefa_weight
+from trainers.quantization.minmax import RunningRangeQuantizer, minmax_weight
+from trainers.quantization.pact import PACTQuantizer, pact_quantize
 
 DEFAULT_OPTIONS: tuple[OptionLike, ...] = (SKIP, 8, 16, FULL)
 GATE_PREFIX = "gate"
@@ -140,10 +146,12 @@ class FractionalBlock(nn.Module):
         bits = self.bits[index]
         return self.shortcut(x) if bits is None else self.run(x, bits)
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None, grouped: bool = False) -> torch.Tensor:
-        """Full precision without ``weights``; else ``sum_k weights[:, k] * option_k(x)`` (DFS Eq. 1)."""
+    def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None, grouped: bool = False,
+                bits: BitWidth | None = None) -> torch.Tensor:
+        """Without ``weights``, the block at ``bits`` (default full precision: an ungated block); else
+        ``sum_k weights[:, k] * option_k(x)`` (DFS Eq. 1)."""
         if weights is None:
-            return self.run(x, None)
+            return self.run(x, bits)
         if tuple(weights.shape) != (x.shape[0], len(self.options)):
             raise ValueError(f"block {self.spec.name}: weights have shape {tuple(weights.shape)}, expected "
                              f"({x.shape[0]}, {len(self.options)})")
@@ -174,22 +182,44 @@ class FractionalBlock(nn.Module):
 
 
 class _Stem(nn.Module):
-    def __init__(self, spec: BlockSpec) -> None:
+    def __init__(self, spec: BlockSpec, quantizer: QuantizerKind = "minmax") -> None:
         super().__init__()
-        self.conv = SharedQuantConvBN(spec.layers[0])
+        self.conv = SharedQuantConvBN(spec.layers[0], quantizer)
         self.pool: nn.Module = nn.MaxPool2d(3, spec.pool_stride, 1) if spec.pool_stride > 1 else nn.Identity()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(F.relu(self.conv(x, None)))
+    def forward(self, x: torch.Tensor, bits: BitWidth | None = None) -> torch.Tensor:
+        """At ``bits`` only the weights are quantized: the stem reads the image as it comes (USDN's stem reads the
+        uint8 image, priced W8A8 by the cost model)."""
+        weight_only = None if bits is None else BitWidth(bits.w, FULL_PRECISION.a)
+        return self.pool(F.relu(self.conv(x, weight_only)))
 
 
 class _Head(nn.Module):
-    def __init__(self, spec: LayerSpec) -> None:
+    """Global pooling and the FC; with ``quantizer``, the FC can run at ``bits``: its weights quantized as the
+    convs' are and its input through its own activation quantizer (``act_quant``, absent from a full-precision
+    head so that DFS's saved states keep their keys)."""
+
+    def __init__(self, spec: LayerSpec, quantizer: QuantizerKind | None = None, momentum: float = 0.1) -> None:
         super().__init__()
         self.fc = nn.Linear(spec.in_channels, spec.out_channels)
+        self.quantizer = quantizer
+        if quantizer is not None:
+            self.act_quant = (RunningRangeQuantizer(momentum) if quantizer == "minmax"
+                              else PACTQuantizer(None, 6.0))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+    def forward(self, x: torch.Tensor, bits: BitWidth | None = None) -> torch.Tensor:
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        if bits is None or bits == FULL_PRECISION:
+            return self.fc(x)
+        if self.quantizer is None:
+            raise ValueError("this head was built at full precision only")
+        if self.quantizer == "minmax":
+            weight = minmax_weight(self.fc.weight, bits.w)
+            x = x if bits.a >= FULL_PRECISION.a else self.act_quant(x, bits.a)
+        else:
+            weight = dorefa_weight(self.fc.weight, bits.w)
+            x = x if bits.a >= FULL_PRECISION.a else pact_quantize(x, self.act_quant.alpha, bits.a)
+        return F.linear(x, weight, self.fc.bias)
 
 
 def with_gate_pieces(table: OptionCostTable, gate: RecurrentGate, bits: BitWidth = FULL_PRECISION
@@ -254,9 +284,14 @@ class FractionalSkipNetwork(nn.Module):
                  gated: Sequence[str] | None = None, *, quantizer: QuantizerKind = "minmax", momentum: float = 0.1,
                  gate_width: int = GATE_WIDTH, gate_hidden: int = GATE_HIDDEN,
                  projection: ProjectionKind = "per_block", count_gates: bool = True,
-                 gate_bits: BitWidth = FULL_PRECISION, grouped_inference: bool = True) -> None:
+                 gate_bits: BitWidth = FULL_PRECISION, grouped_inference: bool = True,
+                 fixed_bits: OptionLike = FULL) -> None:
         super().__init__()
         self.backbone = backbone
+        fixed = option_bits(fixed_bits)
+        if fixed is None:
+            raise ValueError("fixed_bits cannot be skip: the stem, the first block and the FC always run")
+        self.fixed_bits: BitWidth | None = None if fixed == FULL_PRECISION else fixed
         self.options = check_options(options)
         body = [block for block in backbone.blocks if block.kind not in ("stem", "head")]
         if not body:
@@ -264,7 +299,7 @@ class FractionalSkipNetwork(nn.Module):
         if gated is not None and body[0].name in set(gated):
             raise ValueError(f"the first body block {body[0].name!r} always runs at full precision (DFS Sec. 4); "
                              "it cannot be gated")
-        base_table = dfs_cost_table(backbone, self.options, gated)
+        base_table = dfs_cost_table(backbone, self.options, gated, fixed_bits=fixed)
         self.gated_blocks: tuple[str, ...] = base_table.units
         if not self.gated_blocks:
             raise ValueError(f"backbone {backbone.name} has no block to gate")
@@ -287,8 +322,8 @@ class FractionalSkipNetwork(nn.Module):
                     gate_inputs.append(block.main_path[0].in_channels)
         if stem is None or head is None:
             raise ValueError(f"backbone {backbone.name} needs a stem and a head block")
-        self.stem = _Stem(stem)
-        self.head = _Head(head.layers[0])
+        self.stem = _Stem(stem, quantizer)
+        self.head = _Head(head.layers[0], None if self.fixed_bits is None else quantizer, momentum)
         self._gated_flags = [name in gated_set for name in self.block_names]
         self.gate = RecurrentGate.for_blocks(self.gated_blocks, gate_inputs, len(self.options), gate_width,
                                              gate_hidden, projection)
@@ -306,7 +341,7 @@ class FractionalSkipNetwork(nn.Module):
     def forward(self, x: torch.Tensor) -> ForwardRecord:
         """One pass: logits ``(1, N, C)`` and the per-sample cost record of the decisions taken (module doc).
         Without gates (``gates_enabled = False``) a static record of the FP base (:meth:`base_bops`)."""
-        x = self.stem(x)
+        x = self.stem(x, self.fixed_bits if self.gates_enabled else None)
         if not self.gates_enabled:
             for block in self.blocks:
                 x = block(x)
@@ -323,7 +358,7 @@ class FractionalSkipNetwork(nn.Module):
         index = 0
         for block, is_gated in zip(self.blocks, self._gated_flags, strict=True):
             if not is_gated:
-                x = block(x)
+                x = block(x, bits=self.fixed_bits)
                 continue
             step = self.gate.step(index, x, state)
             state = step.state
@@ -331,7 +366,7 @@ class FractionalSkipNetwork(nn.Module):
             weights.append(step.decision)
             probs.append(step.probs.detach())
             index += 1
-        logits = self.head(x)
+        logits = self.head(x, self.fixed_bits)
         decisions = torch.stack(weights, dim=1)
         return ForwardRecord.from_decisions(logits.unsqueeze(0), self.cost, decisions,
                                             extra_decisions={"weights": decisions, "probs": torch.stack(probs, 1)})

@@ -16,14 +16,15 @@ from spaces import Budget, SearchSpace
 WARMUP_EPOCHS = 1
 
 
-def ddi_comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any], epochs: int = 1) -> SearchSpace:
+def ddi_comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any], epochs: int = 1,
+                         preset: str | None = None) -> SearchSpace:
     """``ddi-digits`` (MGL2S gates, quarter-position branches, hard budget) on ``backbone``; RADI ``epochs``."""
     def edit(raw: dict[str, Any]) -> None:
         raw["branches"]["epochs"] = epochs
         raw["gating"]["warmup_epochs"] = WARMUP_EPOCHS
         raw.pop("report", None)  # nas run's Table 2 bases: not part of a comparison
 
-    return preset_on_backbone("ddi-digits", backbone, dataset, edit)
+    return preset_on_backbone(preset or "ddi-digits", backbone, dataset, edit)
 
 
 def _outcomes(test: Any, config: Mapping[str, Any], budget: Budget) -> tuple[float, list[int]]:
@@ -39,7 +40,7 @@ def _outcomes(test: Any, config: Mapping[str, Any], budget: Budget) -> tuple[flo
     return float(result.expected_bops), [int(c) for c in correct.tolist()]
 
 
-def ddi_front(request: FrontRequest) -> MethodFront:
+def ddi_front(request: FrontRequest, label: str = "ddi") -> MethodFront:
     from nas.methods.ddi.training_task import train_ddi_state
     from trainers.training import TrainingSchedule
 
@@ -51,5 +52,5 @@ def ddi_front(request: FrontRequest) -> MethodFront:
         out = train_ddi_state(space, request.data, base, joint, request.seed, 1)
     net = trained_network(space, out["state"])
     val, test = evaluator_on(space, net, request, "val"), evaluator_on(space, net, request, "test")
-    points, seconds = searched_points(request, space, val, test, _outcomes, "ddi")
+    points, seconds = searched_points(request, space, val, test, _outcomes, label)
     return MethodFront(points, cost, seconds, ["full-precision network: 32 x 32 BOPs per MAC"])

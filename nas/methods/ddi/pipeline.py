@@ -127,16 +127,17 @@ class DdiPipeline(MethodPipeline):
 
         return finalize_ddi(request)
 
-    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int) -> SearchSpace:
+    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int,
+                         preset: str | None = None) -> SearchSpace:
         from nas.methods.ddi.front import ddi_comparison_space
 
-        return ddi_comparison_space(backbone, dataset, epochs)
+        return ddi_comparison_space(backbone, dataset, epochs, preset=preset)
 
-    def front(self, request: Any) -> Any:
-        """``nas compare-methods``: :func:`nas.methods.ddi.front.ddi_front`."""
+    def front(self, request: Any, label: str = "ddi") -> Any:
+        """``nas compare-methods``: :func:`nas.methods.ddi.front.ddi_front`, its points labelled ``label``."""
         from nas.methods.ddi.front import ddi_front
 
-        return ddi_front(request)
+        return ddi_front(request, label)
 
     def cost_range(self, space: SearchSpace) -> tuple[float, float]:
         costs = _exit_costs(space)

@@ -13,30 +13,43 @@ from nas.comparison.front import FrontPoint, FrontRequest, MethodFront, Training
 from spaces import SearchSpace
 
 LOWEST_TARGET = 0.02
-"""The lowest target cp trained: a budget below what every sample pays (stem, first block, FC, gates, all at
-full precision) buys no gated compute, so it is trained at this cp and reported above its budget."""
+"""The lowest target cp trained, as a fraction of the highest the options reach: a budget below what every sample
+pays (stem, first block and FC at ``gating.fixed_bits``, the gates at full precision) buys no gated compute, so it is
+trained at this cp and reported above its budget."""
 
 
-def dfs_comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any]) -> SearchSpace:
-    """``dfs-digits`` (skip / 8 / 16 / full per gated block, min-max quantizer, sign-switching alpha) on
-    ``backbone``."""
+def dfs_comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any],
+                         preset: str | None = None) -> SearchSpace:
+    """``preset`` (default ``dfs-digits``: skip / 8 / 16 / full per gated block, min-max quantizer, sign-switching
+    alpha; or a DFS space such as the combined ``dfs-usdn-digits``) on ``backbone``, its target cp the most its
+    options reach."""
     def edit(raw: dict[str, Any]) -> None:
         raw.pop("search", None)
-        raw["budget"]["target_compute"] = 1.0
+        raw["budget"]["target_compute"] = _HIGHEST
 
-    return preset_on_backbone("dfs-digits", backbone, dataset, edit)
+    return preset_on_backbone(preset or "dfs-digits", backbone, dataset, edit)
+
+
+_HIGHEST = 0.0625
+"""The target cp a comparison space is parsed with: reachable by any option list with 8 bits or more (W8A8
+everywhere is 8 x 8 / 32 x 32); the front sets each budget's own."""
 
 
 def target_cp(space: SearchSpace, bops: float) -> float:
-    """The target cp budget ``bops`` buys on ``space``'s gated network (its cost table), in [LOWEST_TARGET, 1]."""
+    """The target cp budget ``bops`` buys on ``space``'s gated network (its cost table), within what the options
+    reach: from LOWEST_TARGET times the highest reachable cp up to that highest (1 with a ``full`` option)."""
+    from spaces.methods.dfs import cp_range
     from trainers.methods.dfs import build_fractional_network
 
     table = build_fractional_network(space).table
+    highest = cp_range(space.backbone, space.options.options)[1]
     cp = (bops - table.fixed_total) / table.reference_bops()
-    return min(1.0, max(LOWEST_TARGET, cp))
+    return min(highest, max(LOWEST_TARGET * highest, cp))
 
 
-def dfs_front(request: FrontRequest) -> MethodFront:
+def dfs_front(request: FrontRequest, label: str = "dfs") -> MethodFront:
+    """Base A and one step 2 per distinct target cp the budgets buy (budgets that buy the same target share it);
+    ``label`` names the points."""
     from nas.methods.dfs.training_task import test_base, train_and_test_step2, train_step1_state
     from trainers.methods.dfs import dfs_options, own_settings
     from trainers.training import TrainingSchedule
@@ -48,15 +61,19 @@ def dfs_front(request: FrontRequest) -> MethodFront:
     with cost.stage(2 * request.epochs, train_size):
         out = train_step1_state(space, request.data, base, step, request.seed, 1)
     a = test_base(space, request.data, out["base_state"])
-    points = [FrontPoint("dfs", None, float(a["bops"]), tuple(a["correct"]), {"network": "base A (full precision)"})]
+    points = [FrontPoint(label, None, float(a["bops"]), tuple(a["correct"]), {"network": "base A (full precision)"})]
     options = dfs_options(space)
+    trained: dict[float, dict[str, Any]] = {}
     for bops in request.budgets:
         target = target_cp(space, bops)
-        settings = own_settings(options, target)
-        with cost.stage(request.epochs, train_size):
-            s2 = train_and_test_step2(space, request.data, out["state"], step, settings, request.seed, 1)
-        points.append(FrontPoint("dfs", bops, float(s2["expected_bops"]), tuple(s2["correct"]),
+        if target not in trained:
+            with cost.stage(request.epochs, train_size):
+                trained[target] = train_and_test_step2(space, request.data, out["state"], step,
+                                                       own_settings(options, target), request.seed, 1)
+        s2 = trained[target]
+        points.append(FrontPoint(label, bops, float(s2["expected_bops"]), tuple(s2["correct"]),
                                  {"target_cp": f"{target:.4g}", "cp": f"{s2['cp']:.4g}"}))
-        request.log(f"dfs seed {request.seed}: B {bops:.4g} -> target cp {target:.3f}, actual {s2['cp']:.3f}, "
+        request.log(f"{label} seed {request.seed}: B {bops:.4g} -> target cp {target:.4g}, actual {s2['cp']:.4g}, "
                     f"{s2['expected_bops']:.4g} BOPs, test {100 * s2['accuracy']:.1f} %")
-    return MethodFront(points, cost, 0.0, ["one step 2 per budget, target cp from the budget (no knob search)"])
+    return MethodFront(points, cost, 0.0, ["one step 2 per target cp a budget buys (no knob search); budgets "
+                                           "buying the same target share its step 2"])

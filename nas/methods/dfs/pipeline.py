@@ -112,19 +112,20 @@ class DfsPipeline(MethodPipeline):
 
         return finalize_dfs(request)
 
-    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int) -> SearchSpace:
+    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int,
+                         preset: str | None = None) -> SearchSpace:
         from nas.methods.dfs.front import dfs_comparison_space
 
-        return dfs_comparison_space(backbone, dataset)
+        return dfs_comparison_space(backbone, dataset, preset=preset)
 
-    def front(self, request: Any) -> Any:
-        """``nas compare-methods``: :func:`nas.methods.dfs.front.dfs_front`."""
+    def front(self, request: Any, label: str = "dfs") -> Any:
+        """``nas compare-methods``: :func:`nas.methods.dfs.front.dfs_front`, its points labelled ``label``."""
         from nas.methods.dfs.front import dfs_front
 
-        return dfs_front(request)
+        return dfs_front(request, label)
 
     def cost_range(self, space: SearchSpace) -> tuple[float, float]:
-        table = dfs_cost_table(space.backbone, space.options.options)
+        table = dfs_cost_table(space.backbone, space.options.options, fixed_bits=space.options.fixed_width)
         low = table.fixed_total + sum(min(table.bops[u].values()) for u in table.units)
         high = table.fixed_total + sum(max(table.bops[u].values()) for u in table.units)
         return low, high
@@ -132,7 +133,7 @@ class DfsPipeline(MethodPipeline):
     def describe(self, space: SearchSpace, args: argparse.Namespace, out: Callable[[str], None]) -> None:
         """Options, gate, alpha; the reachable cp; per option the BOPs of a gated block and its cp factor."""
         o = space.options
-        table = dfs_cost_table(space.backbone, o.options)
+        table = dfs_cost_table(space.backbone, o.options, fixed_bits=o.fixed_width)
         low, high = cp_range(space.backbone, o.options)
         out(f"gating     {len(table.units)} gated blocks (every body block but the first), options "
             f"{' / '.join(o.options)}, {o.quantizer} quantizer, LSTM gate {o.gate_width}/{o.gate_hidden}")
@@ -142,10 +143,10 @@ class DfsPipeline(MethodPipeline):
         reference = table.reference_bops()
         rows = [[name, si(sum(table.bops[u][name] for u in table.units), "BOPs"),
                  f"{sum(table.bops[u][name] for u in table.units) / reference:.4g}"] for name in o.options]
-        gated = dfs_cost_table(space.backbone, o.options, gates=True)
+        gated = dfs_cost_table(space.backbone, o.options, gates=True, fixed_bits=o.fixed_width)
         gates = sum(v for k, v in gated.fixed_bops.items() if k.endswith(".gate"))
         out(f"base       {si(base, 'BOPs')} at full precision; fixed pieces (stem, first block, head) "
-            f"{si(table.fixed_total, 'BOPs')}; the gates {si(gates, 'BOPs')} per sample "
+            f"{si(table.fixed_total, 'BOPs')} at {o.fixed_bits}; the gates {si(gates, 'BOPs')} per sample "
             f"({100 * gates / base:.3g} % of the base; counted in BOPs, not in cp)")
         out("")
         out(table_text(rows))

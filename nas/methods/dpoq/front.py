@@ -13,9 +13,10 @@ from nas.comparison.front_scoring import evaluator_on, searched_points, trained_
 from spaces import Budget, SearchSpace
 
 
-def dpoq_comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any]) -> SearchSpace:
+def dpoq_comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any],
+                          preset: str | None = None) -> SearchSpace:
     """``dpoq-digits`` (precisions 2/4/8/16 at 8-bit activations, PSBN, gradient scaling) on ``backbone``."""
-    return preset_on_backbone("dpoq-digits", backbone, dataset)
+    return preset_on_backbone(preset or "dpoq-digits", backbone, dataset)
 
 
 def _outcomes(test: Any, config: Mapping[str, Any], budget: Budget) -> tuple[float, list[int]]:
@@ -28,7 +29,7 @@ def _outcomes(test: Any, config: Mapping[str, Any], budget: Budget) -> tuple[flo
     return float(result.expected_bops), [int(c) for c in correct.tolist()]
 
 
-def dpoq_front(request: FrontRequest) -> MethodFront:
+def dpoq_front(request: FrontRequest, label: str = "dpoq") -> MethodFront:
     from nas.methods.dpoq.training_task import train_onion_state
     from trainers.training import TrainingSchedule
 
@@ -39,5 +40,5 @@ def dpoq_front(request: FrontRequest) -> MethodFront:
         out = train_onion_state(space, request.data, schedule, request.seed, 1)
     net = trained_network(space, out["state"])
     val, test = evaluator_on(space, net, request, "val"), evaluator_on(space, net, request, "test")
-    points, seconds = searched_points(request, space, val, test, _outcomes, "dpoq")
+    points, seconds = searched_points(request, space, val, test, _outcomes, label)
     return MethodFront(points, cost, seconds)

@@ -97,16 +97,17 @@ class DpoqPipeline(MethodPipeline):
 
         return finalize_dpoq(request)
 
-    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int) -> SearchSpace:
+    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int,
+                         preset: str | None = None) -> SearchSpace:
         from nas.methods.dpoq.front import dpoq_comparison_space
 
-        return dpoq_comparison_space(backbone, dataset)
+        return dpoq_comparison_space(backbone, dataset, preset=preset)
 
-    def front(self, request: Any) -> Any:
-        """``nas compare-methods``: :func:`nas.methods.dpoq.front.dpoq_front`."""
+    def front(self, request: Any, label: str = "dpoq") -> Any:
+        """``nas compare-methods``: :func:`nas.methods.dpoq.front.dpoq_front`, its points labelled ``label``."""
         from nas.methods.dpoq.front import dpoq_front
 
-        return dpoq_front(request)
+        return dpoq_front(request, label)
 
     def cost_range(self, space: SearchSpace) -> tuple[float, float]:
         costs = precision_classifier_costs(space.backbone, space.options.bit_list, space.options.a_bits,

@@ -17,12 +17,13 @@ THRESHOLDS = [0.5, 0.7, 0.8, 0.9, 0.95, 0.99]
 """The exit threshold searched beside the structure (``search.threshold``)."""
 
 
-def usdn_comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any]) -> SearchSpace:
+def usdn_comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any],
+                          preset: str | None = None) -> SearchSpace:
     """``tiny-digits`` (layer-wise W/A in 2..5 bits, 8-bit first and last layers, SDN ICs) on ``backbone``."""
     def edit(raw: dict[str, Any]) -> None:
         raw["search"] = {"threshold": THRESHOLDS}
 
-    return preset_on_backbone("tiny-digits", backbone, dataset, edit)
+    return preset_on_backbone(preset or "tiny-digits", backbone, dataset, edit)
 
 
 def _outcomes(test: Any, config: Mapping[str, Any], budget: Budget) -> tuple[float, list[int]]:
@@ -33,7 +34,7 @@ def _outcomes(test: Any, config: Mapping[str, Any], budget: Budget) -> tuple[flo
     return float(result.expected_bops), [int(c) for c in correct.tolist()]
 
 
-def usdn_front(request: FrontRequest) -> MethodFront:
+def usdn_front(request: FrontRequest, label: str = "usdn") -> MethodFront:
     from nas.methods.usdn.supernet_stage import train_supernet_state
     from trainers.training import TrainingSchedule
 
@@ -46,5 +47,5 @@ def usdn_front(request: FrontRequest) -> MethodFront:
                                    init="pretrained", pretrain=pretrain, progress="off")
     net = trained_network(space, out["state"])
     val, test = evaluator_on(space, net, request, "val"), evaluator_on(space, net, request, "test")
-    points, seconds = searched_points(request, space, val, test, _outcomes, "usdn")
+    points, seconds = searched_points(request, space, val, test, _outcomes, label)
     return MethodFront(points, cost, seconds, ["searched configs scored on the supernet's weights (no KD retrain)"])

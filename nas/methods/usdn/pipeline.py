@@ -161,16 +161,17 @@ class UsdnPipeline(MethodPipeline):
                           f"{len(winners)} winner(s) retrained, {len(baselines)} baseline(s)",
                           {"table2": summary.table2})
 
-    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int) -> SearchSpace:
+    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int,
+                         preset: str | None = None) -> SearchSpace:
         from nas.methods.usdn.front import usdn_comparison_space
 
-        return usdn_comparison_space(backbone, dataset)
+        return usdn_comparison_space(backbone, dataset, preset=preset)
 
-    def front(self, request: Any) -> Any:
-        """``nas compare-methods``: :func:`nas.methods.usdn.front.usdn_front`."""
+    def front(self, request: Any, label: str = "usdn") -> Any:
+        """``nas compare-methods``: :func:`nas.methods.usdn.front.usdn_front`, its points labelled ``label``."""
         from nas.methods.usdn.front import usdn_front
 
-        return usdn_front(request)
+        return usdn_front(request, label)
 
     def cost_range(self, space: SearchSpace) -> tuple[float, float]:
         from spaces import CostModel

@@ -75,3 +75,19 @@ def test_uniform_qat_and_the_default_budgets_use_usdns_pricing() -> None:
     budgets = default_budgets(space)
     qat = [CostModel(space).static_bops(space.uniform((b, b))) for b in (2, 4, 8)]
     assert budgets == (*qat, uniform_bops(space, 32))
+
+
+def test_combined_dfs_usdn_all_8_bit_equals_usdns_uniform_w8a8() -> None:
+    """The combined entry (DFS gates over USDN's precision, 8-bit ungated pieces) with every gated block at W8A8,
+    gates left out, is USDN's uniform W8A8 network: the same stem (W8A8 on the image), body and FC (W8A8), one
+    number of BOPs. Its cp range ends at 8 x 8 / 32 x 32."""
+    from spaces.methods.dfs import cp_range
+    from trainers.methods.dfs import build_fractional_network
+
+    combined, usdn = _space("dfs-usdn"), _space("usdn")
+    assert combined.options.fixed_bits == "W8A8"
+    table = build_fractional_network(combined).table
+    gates = sum(v for k, v in table.fixed_bops.items() if k.endswith(".gate"))
+    all_8 = table.fixed_total - gates + sum(table.bops[u]["W8A8"] for u in table.units)
+    assert all_8 == pytest.approx(CostModel(usdn).static_bops(usdn.uniform((8, 8))), rel=1e-12)
+    assert cp_range(combined.backbone, combined.options.options) == (0.0, pytest.approx(8 * 8 / (32 * 32)))

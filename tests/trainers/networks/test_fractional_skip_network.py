@@ -16,6 +16,7 @@ from spaces.backbones import Backbone
 from spaces.backbones.resnet_cifar import resnet_cifar
 from spaces.backbones.resnet_imagenet import resnet18
 from spaces.cost import compute_percentage, cumulative_bops, dfs_cost_table, per_sample_bops
+from spaces.dimensions import BitWidth
 from trainers.early_exit import ForwardRecord
 from trainers.networks.fractional_skip_network import FractionalBlock, FractionalSkipNetwork, decision_counts
 from trainers.networks.recurrent_gate import GateStep
@@ -404,3 +405,31 @@ def test_the_base_state_does_not_depend_on_the_option_list() -> None:
     source.eval(), target.eval()
     with torch.no_grad():
         torch.testing.assert_close(target(x).logits, source(x).logits)
+
+
+@pytest.mark.parametrize("quantizer", ["minmax", "dorefa_pact"])
+def test_fixed_bits_run_and_price_the_ungated_pieces_at_k_bits(quantizer: str) -> None:
+    """``fixed_bits`` (the combined space of issue 18): with the gates on, the stem's weights, the first block and the
+    FC run at k bits and each sample pays the table's k-bit fixed pieces; with the gates off the same weights give
+    the plain full-precision base, exactly as a net without ``fixed_bits``."""
+    torch.manual_seed(0)
+    plain = _net(options=("skip", 2, 4, 8), quantizer=quantizer)
+    torch.manual_seed(0)
+    fixed = _net(options=("skip", 2, 4, 8), quantizer=quantizer, fixed_bits=8)
+    fixed.load_state_dict({**fixed.state_dict(), **plain.state_dict()})
+    plain.eval(), fixed.eval()
+    x = _x()
+    plain.gates_enabled = fixed.gates_enabled = False
+    assert torch.equal(plain(x).logits, fixed(x).logits)
+    plain.gates_enabled = fixed.gates_enabled = True
+    _always(plain, 3), _always(fixed, 3)
+    a, b = plain(x), fixed(x)
+    assert not torch.allclose(a.logits, b.logits)
+    eight = dfs_cost_table(_backbone(), ("skip", 2, 4, 8), fixed_bits=BitWidth(8, 8))
+    gates = sum(v for k, v in fixed.table.fixed_bops.items() if k.endswith(".gate"))
+    expected = eight.fixed_total + gates + sum(eight.bops[u]["W8A8"] for u in eight.units)
+    assert torch.allclose(b.cost[-1], torch.full((x.shape[0],), expected, dtype=b.cost.dtype))
+    assert float(a.cost[-1, 0] - b.cost[-1, 0]) == pytest.approx(
+        dfs_cost_table(_backbone(), ("skip", 2, 4, 8)).fixed_total - eight.fixed_total)
+    with pytest.raises(ValueError, match="fixed_bits cannot be skip"):
+        _net(fixed_bits="skip")
