@@ -1,6 +1,6 @@
-"""``nas compare-methods`` (issue 18): bad input is one line and exit 2 with nothing written; end to end on tiny
-synthetic data with two entries, the report, the Parquet of points, MLflow child runs, and a resume that redoes
-only the method x seed whose result is missing."""
+"""``nas compare-methods`` (issue 18): bad input is one line and exit 2 with nothing written; end to end on a tiny
+local CIFAR-10 folder with two entries, killed mid-comparison and resumed: the report, the Parquet of points, MLflow
+child runs, and nothing finished redone."""
 
 from __future__ import annotations
 
@@ -14,14 +14,6 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from nas.cli.main import main
-
-
-def _nas(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "nas.cli.main", "compare-methods", *argv, "--num-cpus", "2",
-                           "--runs-dir", str(tmp_path / "runs"), "--tracking-uri", uri], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600, check=False, env=env)
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -41,19 +33,72 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path: Path, capsys: py
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def _fake_cifar10(root: Path, train: int = 5_010, test: int = 12) -> Path:
+    """A torchvision-format CIFAR-10 folder (random images): 5,000 validation images are carved from train, as from
+    the real one, so ``train`` leaves 10 to train on."""
+    import pickle
+
+    import numpy as np
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    per_batch = train // 5
+    for index in range(1, 6):
+        entry = {"data": rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8),
+                 "labels": [int(k) for k in rng.integers(0, 10, per_batch)]}
+        (folder / f"data_batch_{index}").write_bytes(pickle.dumps(entry, protocol=2))
+    entry = {"data": rng.integers(0, 256, size=(test, 3072), dtype=np.uint8), "labels": [k % 10 for k in range(test)]}
+    (folder / "test_batch").write_bytes(pickle.dumps(entry, protocol=2))
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [f"c{k}" for k in range(10)]}, protocol=2))
+    return root
+
+
 @pytest.mark.slow
-def test_two_methods_end_to_end_and_resume_redoes_only_the_missing_one(tmp_path: Path,
-                                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ("--methods", "dpoq", "uniform", "--dataset", "synthetic", "--seeds", "0", "--epochs", "1",
-            "--search-budget", "3", "--controller", "random")
-    done = _nas(tmp_path, *argv)
-    assert done.returncode == 0, done.stderr[-3000:]
-    run_id = done.stdout.split("MLflow parent run: ")[1].split()[0]
-    folder = tmp_path / "runs" / run_id
+def test_killed_mid_comparison_the_resume_finishes_every_method_and_redoes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's command on a local CIFAR-10 folder (``--data-root``, a tiny backbone), two entries run one at
+    a time (``--num-cpus 1``); the driver is SIGKILLed once the first result is written, and ``--resume`` runs only
+    the other: the finished result is untouched and each method x seed is one MLflow child run."""
+    import signal
+    import time
+
+    data = _fake_cifar10(tmp_path / "data")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    argv = ["compare-methods", "--methods", "dpoq", "uniform", "--data-root", str(data), "--backbone-depth", "8",
+            "--width", "4", "--seeds", "0", "--epochs", "1", "--search-budget", "3", "--controller", "random",
+            "--num-cpus", "1", "--runs-dir", str(tmp_path / "runs"), "--tracking-uri", uri]
+    driver = subprocess.Popen([sys.executable, "-m", "nas.cli.main", *argv], cwd=tmp_path, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+    first: Path | None = None
+    deadline = time.monotonic() + 500
+    while first is None and driver.poll() is None and time.monotonic() < deadline:
+        found = sorted((tmp_path / "runs").glob("*/methods/*/result.json"))
+        first = found[0] if found else None
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGKILL)
+    output = driver.communicate(timeout=60)[0]
+    assert first is not None, output[-3000:]
+    folder = first.parents[2]
+    run_id = folder.name
+    results = sorted(folder.glob("methods/*/result.json"))
+    assert results == [first], (results, output[-3000:])  # killed with the second still to finish
+    kept_before = first.stat().st_mtime_ns
+
+    code = main(["compare-methods", "--resume", run_id, "--num-cpus", "2", "--runs-dir", str(tmp_path / "runs"),
+                 "--tracking-uri", uri])  # in-process: no second interpreter
+    again = capsys.readouterr()
+    assert code == 0, again.err[-3000:]
+    assert "1 method x seed(s) done, 1 to run" in again.out, again.out
+    assert first.stat().st_mtime_ns == kept_before
+    assert sorted(p.parent.name for p in folder.glob("methods/*/result.json")) == ["dpoq-seed0", "uniform-seed0"]
+
     report = (folder / "report" / "report.md").read_text()
     for heading in ("Test accuracy against expected BOPs per sample", "Accuracy at each budget",
                     "Hypervolume per method", "Wall time and training cost"):
         assert heading in report, heading
+    assert "cifar10" in report and str(data) in report
     assert "![fronts](fronts.png)" in report  # linked relative to the report
     assert (folder / "report" / "fronts.png").stat().st_size > 0
     assert (folder / "report" / "report.html").exists()
@@ -63,23 +108,8 @@ def test_two_methods_end_to_end_and_resume_redoes_only_the_missing_one(tmp_path:
     assert sum(p["method"] == "dpoq" for p in points) == 4  # one per default budget
     assert all(p["expected_bops"] > 0 and 0 <= p["accuracy"] <= 1 for p in points)
 
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient(uri)
     experiment = client.get_run(run_id).info.experiment_id
-
-    def children() -> list[str]:
-        runs = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{run_id}'")
-        return sorted(r.data.tags["mlflow.runName"] for r in runs)
-
-    assert children() == ["dpoq-seed0", "uniform-seed0"]
-    kept = folder / "methods" / "dpoq-seed0" / "result.json"
-    kept_before = kept.stat().st_mtime_ns
-    (folder / "methods" / "uniform-seed0" / "result.json").unlink()
-
-    code = main(["compare-methods", "--resume", run_id, "--num-cpus", "2", "--runs-dir", str(tmp_path / "runs"),
-                 "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"])  # in-process: no second interpreter
-    again = capsys.readouterr()
-    assert code == 0, again.err[-3000:]
-    assert "1 method x seed(s) done, 1 to run" in again.out, again.out
-    assert kept.stat().st_mtime_ns == kept_before
-    assert (folder / "methods" / "uniform-seed0" / "result.json").exists()
-    assert children() == ["dpoq-seed0", "uniform-seed0", "uniform-seed0"]
+    runs = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{run_id}'")
+    assert sorted(r.data.tags["mlflow.runName"] for r in runs) == ["dpoq-seed0", "uniform-seed0"]
+    assert {r.info.status for r in runs} == {"FINISHED"}
