@@ -116,6 +116,40 @@ def test_a_draw_of_a_told_config_is_learned_from_not_asked_again() -> None:
     assert controller.n_updates == 60 + controller.n_reused  # P = 1: one update per told or reused reward
 
 
+def test_the_stacked_policy_is_softmax_per_dimension_bit_for_bit() -> None:
+    """The controller computes every dimension's softmax as rows of one array per dimension size; its numbers are
+    :func:`softmax`'s exactly, so a search's draws do not depend on it (sizes 1, 2, 4 and 20, logits moved)."""
+    space = load_space("benchmarks/space_files/thresholds-only.yaml")
+    for s in (SPACE, space):
+        controller = ReinforceController(s, seed=0, lr=0.7, samples_per_update=1)
+        rng = np.random.default_rng(1)
+        for _ in range(30):
+            trial = controller.ask()
+            controller.tell(trial.trial_id, TrialResult.complete(float(rng.normal())))
+        stacked = controller._policy()
+        for z, offset in zip(controller.logits, controller._offsets, strict=True):
+            assert np.array_equal(stacked[offset:offset + z.size], softmax(z))
+
+
+def test_once_every_config_is_told_an_ask_reuses_nothing() -> None:
+    """In a space whose every config has been told, no draw can be new: an ask then spends no reuse draws."""
+    space = load_space("benchmarks/space_files/thresholds-only.yaml")
+    controller = ReinforceController(space, seed=0, lr=1e-12, reuse_told=20)  # a uniform policy covers the space
+    told: set[tuple[int, ...]] = set()
+    for _ in range(20 * space.size):
+        if len(told) == space.size:
+            break
+        trial = controller.ask()
+        told.add(tuple(space.encode(trial.config)))
+        controller.tell(trial.trial_id, TrialResult.complete(random.Random(len(told)).random()))
+    assert len(told) == space.size
+    before = controller.n_reused
+    for _ in range(10):
+        trial = controller.ask()
+        controller.tell(trial.trial_id, TrialResult.complete(0.5))
+    assert controller.n_reused == before
+
+
 def test_probabilities_sum_to_one_and_most_likely_is_argmax() -> None:
     controller = ReinforceController(SPACE, seed=0, samples_per_update=4)
     for _ in range(20):
