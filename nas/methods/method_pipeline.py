@@ -139,20 +139,32 @@ class MethodPipeline(ABC):
         """``nas run`` after the search: train what the method trains from the search's results, write the report
         into ``<run folder>/report/`` and log it to the parent MLflow run."""
 
+    front_module: str = ""
+    """``nas compare-methods``: the module of the method's entry (``nas.methods.<name>.front``), defining
+    ``comparison_space(backbone, dataset, epochs, preset)`` and ``front(request, label)``; empty: the method takes
+    no part in comparisons."""
+
     def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int,
                          preset: str | None = None) -> SearchSpace:
         """``nas compare-methods``: the method's preset (``preset``, one of this method's presets, e.g. a combined
         space; by default its own digits preset) with ``backbone`` (a
         :class:`~nas.comparison.comparison_spaces.CommonBackbone`) and ``dataset`` put in (``epochs``: its
-        stages' epochs, where the space holds them). The default: the method takes no part in comparisons."""
-        raise UserError(f"method {self.name!r} has no entry in nas compare-methods")
+        stages' epochs, where the space holds them)."""
+        return self._front_module().comparison_space(backbone, dataset, epochs, preset)
 
     def front(self, request: Any, label: str = "") -> Any:
         """``nas compare-methods``: train the method's model for ``request`` (a
         :class:`~nas.comparison.front.FrontRequest`), choose its configurations per budget on the validation
         split and score them on the test split (a :class:`~nas.comparison.front.MethodFront`; ``label`` names its
         points, by default the method)."""
-        raise UserError(f"method {self.name!r} has no entry in nas compare-methods")
+        return self._front_module().front(request, label or self.name)
+
+    def _front_module(self) -> Any:
+        if not self.front_module:
+            raise UserError(f"method {self.name!r} has no entry in nas compare-methods")
+        import importlib
+
+        return importlib.import_module(self.front_module)
 
     @abstractmethod
     def cost_range(self, space: SearchSpace) -> tuple[float, float]:

@@ -16,8 +16,8 @@ from spaces import Budget, SearchSpace
 WARMUP_EPOCHS = 1
 
 
-def ddi_comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any], epochs: int = 1,
-                         preset: str | None = None) -> SearchSpace:
+def comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any], epochs: int = 1,
+                     preset: str | None = None) -> SearchSpace:
     """``ddi-digits`` (MGL2S gates, quarter-position branches, hard budget) on ``backbone``; RADI ``epochs``."""
     def edit(raw: dict[str, Any]) -> None:
         raw["branches"]["epochs"] = epochs
@@ -40,7 +40,7 @@ def _outcomes(test: Any, config: Mapping[str, Any], budget: Budget) -> tuple[flo
     return float(result.expected_bops), [int(c) for c in correct.tolist()]
 
 
-def ddi_front(request: FrontRequest, label: str = "ddi") -> MethodFront:
+def front(request: FrontRequest, label: str = "ddi") -> MethodFront:
     from nas.methods.ddi.training_task import train_ddi_state
     from trainers.training import TrainingSchedule
 

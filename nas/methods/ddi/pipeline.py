@@ -40,6 +40,7 @@ def _exit_costs(space: SearchSpace) -> Any:
 
 class DdiPipeline(MethodPipeline):
     name = "ddi"
+    front_module = "nas.methods.ddi.front"
 
     def _train(self, space: SearchSpace, data: Any, base: Any, joint: Any, seed: int, cpus: float,
                progress: str) -> dict[str, Any]:
@@ -126,18 +127,6 @@ class DdiPipeline(MethodPipeline):
         from nas.methods.ddi.finalize import finalize_ddi
 
         return finalize_ddi(request)
-
-    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int,
-                         preset: str | None = None) -> SearchSpace:
-        from nas.methods.ddi.front import ddi_comparison_space
-
-        return ddi_comparison_space(backbone, dataset, epochs, preset=preset)
-
-    def front(self, request: Any, label: str = "ddi") -> Any:
-        """``nas compare-methods``: :func:`nas.methods.ddi.front.ddi_front`, its points labelled ``label``."""
-        from nas.methods.ddi.front import ddi_front
-
-        return ddi_front(request, label)
 
     def cost_range(self, space: SearchSpace) -> tuple[float, float]:
         costs = _exit_costs(space)

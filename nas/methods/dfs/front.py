@@ -18,8 +18,8 @@ pays (stem, first block and FC at ``gating.fixed_bits``, the gates at full preci
 trained at this cp and reported above its budget."""
 
 
-def dfs_comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any],
-                         preset: str | None = None) -> SearchSpace:
+def comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any], epochs: int = 1,
+                     preset: str | None = None) -> SearchSpace:
     """``preset`` (default ``dfs-digits``: skip / 8 / 16 / full per gated block, min-max quantizer, sign-switching
     alpha; or a DFS space such as the combined ``dfs-usdn-digits``) on ``backbone``, its target cp the most its
     options reach."""
@@ -47,7 +47,7 @@ def target_cp(space: SearchSpace, bops: float) -> float:
     return min(highest, max(LOWEST_TARGET * highest, cp))
 
 
-def dfs_front(request: FrontRequest, label: str = "dfs") -> MethodFront:
+def front(request: FrontRequest, label: str = "dfs") -> MethodFront:
     """Base A and one step 2 per distinct target cp the budgets buy (budgets that buy the same target share it);
     ``label`` names the points."""
     from nas.methods.dfs.training_task import test_base, train_and_test_step2, train_step1_state

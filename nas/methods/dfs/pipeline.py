@@ -36,6 +36,7 @@ STEP1 = "step1"
 
 class DfsPipeline(MethodPipeline):
     name = "dfs"
+    front_module = "nas.methods.dfs.front"
     default_lr = 0.1
     """DFS Sec. 4: step 1 at 0.1 (step 2 at ``gating.step2_lr_scale`` of it: 0.01)."""
 
@@ -111,18 +112,6 @@ class DfsPipeline(MethodPipeline):
         from nas.methods.dfs.finalize import finalize_dfs
 
         return finalize_dfs(request)
-
-    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int,
-                         preset: str | None = None) -> SearchSpace:
-        from nas.methods.dfs.front import dfs_comparison_space
-
-        return dfs_comparison_space(backbone, dataset, preset=preset)
-
-    def front(self, request: Any, label: str = "dfs") -> Any:
-        """``nas compare-methods``: :func:`nas.methods.dfs.front.dfs_front`, its points labelled ``label``."""
-        from nas.methods.dfs.front import dfs_front
-
-        return dfs_front(request, label)
 
     def cost_range(self, space: SearchSpace) -> tuple[float, float]:
         table = dfs_cost_table(space.backbone, space.options.options, fixed_bits=space.options.fixed_width)

@@ -13,8 +13,8 @@ from nas.comparison.front_scoring import evaluator_on, searched_points, trained_
 from spaces import Budget, SearchSpace
 
 
-def dpoq_comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any],
-                          preset: str | None = None) -> SearchSpace:
+def comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any], epochs: int = 1,
+                     preset: str | None = None) -> SearchSpace:
     """``dpoq-digits`` (precisions 2/4/8/16 at 8-bit activations, PSBN, gradient scaling) on ``backbone``."""
     return preset_on_backbone(preset or "dpoq-digits", backbone, dataset)
 
@@ -29,7 +29,7 @@ def _outcomes(test: Any, config: Mapping[str, Any], budget: Budget) -> tuple[flo
     return float(result.expected_bops), [int(c) for c in correct.tolist()]
 
 
-def dpoq_front(request: FrontRequest, label: str = "dpoq") -> MethodFront:
+def front(request: FrontRequest, label: str = "dpoq") -> MethodFront:
     from nas.methods.dpoq.training_task import train_onion_state
     from trainers.training import TrainingSchedule
 

@@ -34,6 +34,7 @@ STAGE = "dpoq"
 
 class DpoqPipeline(MethodPipeline):
     name = "dpoq"
+    front_module = "nas.methods.dpoq.front"
 
     def _train(self, space: SearchSpace, data: Any, schedule: Any, seed: int, cpus: float, progress: str
                ) -> dict[str, Any]:
@@ -96,18 +97,6 @@ class DpoqPipeline(MethodPipeline):
         from nas.methods.dpoq.finalize import finalize_dpoq
 
         return finalize_dpoq(request)
-
-    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int,
-                         preset: str | None = None) -> SearchSpace:
-        from nas.methods.dpoq.front import dpoq_comparison_space
-
-        return dpoq_comparison_space(backbone, dataset, preset=preset)
-
-    def front(self, request: Any, label: str = "dpoq") -> Any:
-        """``nas compare-methods``: :func:`nas.methods.dpoq.front.dpoq_front`, its points labelled ``label``."""
-        from nas.methods.dpoq.front import dpoq_front
-
-        return dpoq_front(request, label)
 
     def cost_range(self, space: SearchSpace) -> tuple[float, float]:
         costs = precision_classifier_costs(space.backbone, space.options.bit_list, space.options.a_bits,

@@ -17,8 +17,8 @@ THRESHOLDS = [0.5, 0.7, 0.8, 0.9, 0.95, 0.99]
 """The exit threshold searched beside the structure (``search.threshold``)."""
 
 
-def usdn_comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any],
-                          preset: str | None = None) -> SearchSpace:
+def comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any], epochs: int = 1,
+                     preset: str | None = None) -> SearchSpace:
     """``tiny-digits`` (layer-wise W/A in 2..5 bits, 8-bit first and last layers, SDN ICs) on ``backbone``."""
     def edit(raw: dict[str, Any]) -> None:
         raw["search"] = {"threshold": THRESHOLDS}
@@ -34,7 +34,7 @@ def _outcomes(test: Any, config: Mapping[str, Any], budget: Budget) -> tuple[flo
     return float(result.expected_bops), [int(c) for c in correct.tolist()]
 
 
-def usdn_front(request: FrontRequest, label: str = "usdn") -> MethodFront:
+def front(request: FrontRequest, label: str = "usdn") -> MethodFront:
     from nas.methods.usdn.supernet_stage import train_supernet_state
     from trainers.training import TrainingSchedule
 

@@ -37,6 +37,7 @@ def baseline_bits(text: str) -> tuple[int, int]:
 
 class UsdnPipeline(MethodPipeline):
     name = "usdn"
+    front_module = "nas.methods.usdn.front"
 
     def train(self, request: TrainRequest) -> TrainedModel:
         """Stages ``pretrain`` (when ``init == "pretrained"``) and ``supernet``, in one Ray task; each stage an
@@ -160,18 +161,6 @@ class UsdnPipeline(MethodPipeline):
         return RunSummary(summary.report, summary.headline,
                           f"{len(winners)} winner(s) retrained, {len(baselines)} baseline(s)",
                           {"table2": summary.table2})
-
-    def comparison_space(self, backbone: Any, dataset: dict[str, Any], epochs: int,
-                         preset: str | None = None) -> SearchSpace:
-        from nas.methods.usdn.front import usdn_comparison_space
-
-        return usdn_comparison_space(backbone, dataset, preset=preset)
-
-    def front(self, request: Any, label: str = "usdn") -> Any:
-        """``nas compare-methods``: :func:`nas.methods.usdn.front.usdn_front`, its points labelled ``label``."""
-        from nas.methods.usdn.front import usdn_front
-
-        return usdn_front(request, label)
 
     def cost_range(self, space: SearchSpace) -> tuple[float, float]:
         from spaces import CostModel
