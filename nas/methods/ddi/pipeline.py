@@ -21,8 +21,9 @@ from nas.methods.method_pipeline import (
     TrainRequest,
     register_pipeline,
 )
+from nas.methods.search_model_files import log_epochs, save_search_model, saved_search_model
 from nas.methods.stage_runs import log_stage_run
-from nas.runtime.run_folder import PRETRAINED_FILE, SUPERNET_FILE, load_weights
+from nas.runtime.run_folder import PRETRAINED_FILE, SUPERNET_FILE
 from nas.tracking.metric_buffer import MetricBuffer
 from spaces import SearchSpace
 from spaces.cost.ddi_exit_costs import ddi_exit_costs, flops_of_bops
@@ -91,16 +92,12 @@ class DdiPipeline(MethodPipeline):
         """The run folder's trained network when there is one, else the four stages (the job's ``pretrain``
         and ``supernet`` schedules), saved as ``pretrained.pt`` / ``supernet.pt`` and mirrored; the epochs logged to
         the parent run as ``ddi_<stage>_*`` metric steps."""
-        import torch
-
         from nas.runtime.training_progress import progress_mode
-        from nas.tracking.run_artifacts import mirror_weights
 
-        job, folder = request.job, request.folder
-        if (folder / SUPERNET_FILE).exists():
-            request.log("ddi: reusing the trained DDI network from the run folder")
-            pretrained = load_weights(folder / PRETRAINED_FILE) if (folder / PRETRAINED_FILE).exists() else None
-            return SearchModel(load_weights(folder / SUPERNET_FILE), pretrained=pretrained)
+        saved = saved_search_model(request, "ddi: reusing the trained DDI network from the run folder")
+        if saved is not None:
+            return saved
+        job = request.job
         o = request.space.options
         request.log(f"ddi: {o.gates} gates, E_IADI {target_compute(request.space.budget):.2f}, {len(o.branches)} "
                     f"branches; base {job.pretrain.epochs} epochs, warm-up {o.warmup_epochs}, IADI "
@@ -108,14 +105,10 @@ class DdiPipeline(MethodPipeline):
         cpus = min(job.cpus_per_worker * max(1, job.workers), request.cpus)
         out = self._train(request.space, job.data, job.pretrain, job.supernet, job.seed, cpus,
                           progress_mode(request.progress))
-        atomic_write(folder / PRETRAINED_FILE, lambda handle: torch.save(out["base_state"], handle))
-        atomic_write(folder / SUPERNET_FILE, lambda handle: torch.save(out["state"], handle))
         epochs = [{f"{stage}_{k}": v for k, v in stats.items()} for stage in STAGES
                   for stats in out["epochs"].get(stage, [])]
-        if request.tracker is not None and request.run_id:
-            mirror_weights(request.tracker, request.run_id, folder)
-            for epoch, stats in enumerate(epochs):
-                request.tracker.log_metrics(request.run_id, {f"ddi_{k}": v for k, v in stats.items()}, step=epoch)
+        if save_search_model(request, out["state"], out["base_state"]):
+            log_epochs(request, "ddi_", epochs)
             buffer = MetricBuffer(request.tracker, request.run_id)
             for index, step in enumerate(out["steps"]):
                 buffer.add(index, {f"ddi_step_{step['stage']}_{k}": float(v) for k, v in step.items()

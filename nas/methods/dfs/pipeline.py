@@ -23,8 +23,9 @@ from nas.methods.method_pipeline import (
     TrainRequest,
     register_pipeline,
 )
+from nas.methods.search_model_files import log_epochs, save_search_model, saved_search_model
 from nas.methods.stage_runs import log_stage_run
-from nas.runtime.run_folder import PRETRAINED_FILE, SUPERNET_FILE, load_weights
+from nas.runtime.run_folder import PRETRAINED_FILE, SUPERNET_FILE
 from spaces import SearchSpace
 from spaces.cost.option_costs import FULL_PRECISION, dfs_cost_table, layers_bops
 from spaces.methods.dfs import cp_range
@@ -79,16 +80,12 @@ class DfsPipeline(MethodPipeline):
         """Step 1 from the run folder when it is there, else the base (``--pretrain-epochs``) and step 1
         (``--supernet-epochs``/``--supernet-lr``) as one Ray task, saved as ``pretrained.pt`` / ``supernet.pt``
         and mirrored; step 1's epochs logged to the parent run as ``dfs_step1_*`` metric steps."""
-        import torch
-
         from nas.runtime.training_progress import progress_mode
-        from nas.tracking.run_artifacts import mirror_weights
 
-        job, folder = request.job, request.folder
-        if (folder / SUPERNET_FILE).exists():
-            request.log("dfs: reusing step 1 (base and gates) from the run folder")
-            base = load_weights(folder / PRETRAINED_FILE) if (folder / PRETRAINED_FILE).exists() else None
-            return SearchModel(load_weights(folder / SUPERNET_FILE), pretrained=base)
+        saved = saved_search_model(request, "dfs: reusing step 1 (base and gates) from the run folder")
+        if saved is not None:
+            return saved
+        job = request.job
         o = request.space.options
         request.log(f"dfs: base A ({job.pretrain.epochs} epochs, full precision) and step 1 ({job.supernet.epochs} "
                     f"epochs, gates over {'/'.join(o.options)} towards cp 100 %) as a Ray task; every trial then "
@@ -96,16 +93,9 @@ class DfsPipeline(MethodPipeline):
         cpus = min(job.cpus_per_worker * max(1, job.workers), request.cpus)
         out = self._train(request.space, job.data, job.pretrain, job.supernet, job.seed, cpus,
                           progress_mode(request.progress))
-        atomic_write(folder / PRETRAINED_FILE, lambda handle: torch.save(out["base_state"], handle))
-        atomic_write(folder / SUPERNET_FILE, lambda handle: torch.save(out["state"], handle))
-        if request.tracker is not None and request.run_id:
-            mirror_weights(request.tracker, request.run_id, folder)
-            for epoch, stats in enumerate(out["base_epochs"]):
-                request.tracker.log_metrics(request.run_id, {f"dfs_base_{k}": v for k, v in stats.items()},
-                                            step=epoch)
-            for epoch, stats in enumerate(out["step1_epochs"]):
-                request.tracker.log_metrics(request.run_id, {f"dfs_step1_{k}": v for k, v in stats.items()},
-                                            step=epoch)
+        save_search_model(request, out["state"], out["base_state"])
+        log_epochs(request, "dfs_base_", out["base_epochs"])
+        log_epochs(request, "dfs_step1_", out["step1_epochs"])
         return SearchModel(out["state"], out["step1_epochs"], pretrained=out["base_state"])
 
     def finalize(self, request: RunRequest) -> RunSummary:

@@ -20,8 +20,9 @@ from nas.methods.method_pipeline import (
     TrainRequest,
     register_pipeline,
 )
+from nas.methods.search_model_files import log_epochs, save_search_model, saved_search_model
 from nas.methods.stage_runs import log_stage_run
-from nas.runtime.run_folder import SUPERNET_FILE, load_weights
+from nas.runtime.run_folder import SUPERNET_FILE
 from spaces import SearchSpace
 from spaces.cost import precision_body_bops, precision_classifier_costs, precision_head_bops
 from spaces.cost.option_costs import onion_slice_bits
@@ -72,25 +73,19 @@ class DpoqPipeline(MethodPipeline):
         """The run folder's trained network when there is one, else one training from scratch (the job's
         ``supernet`` schedule: ``--supernet-epochs``/``--supernet-lr``), saved as ``supernet.pt`` and mirrored; its
         epochs logged to the parent run as ``dpoq_*`` metric steps."""
-        import torch
-
         from nas.runtime.training_progress import progress_mode
-        from nas.tracking.run_artifacts import mirror_weights
 
-        job, folder = request.job, request.folder
-        if (folder / SUPERNET_FILE).exists():
-            request.log("dpoq: reusing the trained onion network from the run folder")
-            return SearchModel(load_weights(folder / SUPERNET_FILE))
+        saved = saved_search_model(request, "dpoq: reusing the trained onion network from the run folder")
+        if saved is not None:
+            return saved
+        job = request.job
         options = request.space.options
         request.log(f"dpoq: onion network, precisions {'/'.join(map(str, options.bit_list))} at A{options.a_bits}, "
                     f"{options.training} + {options.bn}, {job.supernet.epochs} epochs from scratch (Ray task)")
         cpus = min(job.cpus_per_worker * max(1, job.workers), request.cpus)
         out = self._train(request.space, job.data, job.supernet, job.seed, cpus, progress_mode(request.progress))
-        atomic_write(folder / SUPERNET_FILE, lambda handle: torch.save(out["state"], handle))
-        if request.tracker is not None and request.run_id:
-            mirror_weights(request.tracker, request.run_id, folder)
-            for epoch, stats in enumerate(out["epochs"]):
-                request.tracker.log_metrics(request.run_id, {f"dpoq_{k}": v for k, v in stats.items()}, step=epoch)
+        save_search_model(request, out["state"])
+        log_epochs(request, "dpoq_", out["epochs"])
         return SearchModel(out["state"], out["epochs"])
 
     def finalize(self, request: RunRequest) -> RunSummary:
