@@ -26,11 +26,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from nas.comparison.entries import DEFAULT_ENTRIES
 
     parser = subparsers.add_parser(
-        "compare-methods", help="compare the methods (USDN, DPOQ, DFS, DDI, uniform QAT) on one backbone and budgets",
+        "compare-methods", help="compare the methods (USDN, DPOQ, DFS, DDI, a combined space, uniform QAT) on one "
+             "backbone and budgets",
         description="For one data set and one backbone, train every method with its own stages, choose its "
                     "configurations per budget on the validation split (a controller's ask/tell over its knobs "
                     "with the hard-budget reward; DFS trains a step 2 per budget's target cp) and score them on "
-                    "the test split; uniform QAT at W2/W3/W4/W8 beside them. Each method x seed is a Ray task and "
+                    "the test split; uniform QAT at W2/W3/W4/W8 and the combined space dfs-usdn (DFS's per-input "
+                    "gates over USDN's bit-widths and quantizer, preset dfs-usdn-digits) beside them. Each method x "
+                    "seed is a Ray task and "
                     "an MLflow child run under one parent; the report has the fronts, accuracy per budget with "
                     "intervals, hypervolumes and training cost.",
         epilog="Example: nas compare-methods --seeds 0 1 2 --epochs 3. Resume: nas compare-methods --resume RUN.")
