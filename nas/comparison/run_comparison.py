@@ -102,12 +102,16 @@ def run_comparison(settings: CompareSettings | None, runs_dir: Path, tracker: An
         folder = runs_dir / run_id
         atomic_write_json(folder / SETTINGS_FILE, settings.to_json())
     done = load_results(folder, settings)
-    if resume:  # a kill between a result's write and its child run: log the child now
-        logged = {r.data.tags.get("mlflow.runName") for r in tracker.child_runs(run_id)
-                  if r.info.status == "FINISHED"}
+    if resume:  # a kill between a result's write and the end of its child run: log the child (again) now
+        children = tracker.child_runs(run_id)
+        logged = {r.data.tags.get("mlflow.runName") for r in children if r.info.status == "FINISHED"}
         for method, seed in done:
-            if f"{method}-seed{seed}" not in logged:
-                _log_child(tracker, run_id, folder, read_json(result_path(folder, method, seed)), settings)
+            name = f"{method}-seed{seed}"
+            if name in logged:
+                continue
+            for cut_off in (r for r in children if r.data.tags.get("mlflow.runName") == name):
+                tracker.delete_run(cut_off.info.run_id)  # partly logged: one child per method x seed stays
+            _log_child(tracker, run_id, folder, read_json(result_path(folder, method, seed)), settings)
     todo = [(m, s) for s in settings.seeds for m in settings.methods if (m, s) not in done]
     log(f"compare-methods {run_id}: {len(done)} method x seed(s) done, {len(todo)} to run "
         f"(folder {folder})")

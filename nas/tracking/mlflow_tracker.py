@@ -135,6 +135,11 @@ class MlflowTracker:
         self.client.set_terminated(run_id, status=status)
         _OPEN_RUNS.pop(run_id, None)
 
+    def delete_run(self, run_id: str) -> None:
+        """MLflow's soft delete of run ``run_id``: hidden from the UI and searches, restorable."""
+        self.client.delete_run(run_id)
+        _OPEN_RUNS.pop(run_id, None)
+
     def check_experiment(self, run_id: str) -> None:
         """A UserError when :attr:`experiment` is set and run ``run_id`` is in another experiment (a resumed run
         cannot move)."""
