@@ -52,10 +52,8 @@ def entry(name: str) -> Entry:
 
 def _combined(name: str, preset: str, pipelines: Mapping[str, Any]) -> Entry:
     """A combined space's entry: its preset's method's pipeline, given the preset; its points labelled ``name``."""
-    import yaml
+    from spaces import load_space
 
-    from spaces.loader import preset_text
-
-    pipeline = pipelines[str(yaml.safe_load(preset_text(preset)).get("method", "usdn"))]
+    pipeline = pipelines[load_space(preset).method]
     return Entry(name, lambda b, d, e: pipeline.comparison_space(b, dict(d), e, preset=preset),
                  lambda request: pipeline.front(request, label=name), pipeline.default_lr)

@@ -98,6 +98,7 @@ class ReinforceController(Controller):
         self._rows = [(dims, self._offsets[dims][:, None] + np.arange(size)) for size, dims in by_size.items()]
         """Per distinct dimension size, the dimensions of that size and their flat positions as a ``(k, size)``
         index: :meth:`_policy` computes every dimension's softmax as rows of one array per size."""
+        self._space_size = space.size
         self._varying = [(index, dim.size - 1) for index, dim in enumerate(space.dimensions) if dim.size > 1]
         """``(dimension, last index)`` of the dimensions with more than one choice (the others always draw 0)."""
         self._flatten()
@@ -171,7 +172,7 @@ class ReinforceController(Controller):
     # -- hooks -----------------------------------------------------------------------------------
     def _propose(self, trial_id: int) -> Config:
         indices = self._sample_indices(self._rng)
-        if len(self._told_rewards) >= self.space.size:
+        if len(self._told_rewards) >= self._space_size:
             self._asked[trial_id] = indices  # every config told: no draw can be new, so none is reused
             return self.space.decode(indices)
         for _ in range(self.reuse_told):

@@ -135,9 +135,7 @@ def parse_dfs_options(sections: Mapping[str, Any], backbone: Any, source: str) -
         raise SpaceError(str(exc), field="gating.options", source=source) from None
     fixed = gating.get("fixed_bits", d.fixed_bits)
     try:
-        fixed_bits = option_name(int(fixed) if isinstance(fixed, str) and fixed.isdigit() else fixed)
-        if fixed_bits == SKIP:
-            raise ValueError("skip")
+        (fixed_bits,) = parse_option_list([fixed])  # one option that runs (skip is refused)
     except ValueError:
         raise SpaceError(f"must be full, bits k or 'WkAk' (what the ungated pieces run at), got {fixed!r}",
                          field="gating.fixed_bits", source=source) from None

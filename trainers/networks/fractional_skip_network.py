@@ -71,10 +71,14 @@ from spaces.dimensions import BitWidth
 from trainers.early_exit.dynamic_cost import DynamicCost
 from trainers.early_exit.forward_record import ForwardRecord
 from trainers.networks.recurrent_gate import ProjectionKind, RecurrentGate
-from trainers.networks.shared_quant_conv import QuantizerKind, SharedQuantConvBN
-from trainers.quantization.dorefa import dorefa_weight
-from trainers.quantization.minmax import RunningRangeQuantizer, minmax_weight
-from trainers.quantization.pact import PACTQuantizer, pact_quantize
+from trainers.networks.shared_quant_conv import (
+    QuantizerKind,
+    SharedQuantConvBN,
+    activation_quantizer,
+    quantize_input,
+    quantize_weight,
+    split_bits,
+)
 
 DEFAULT_OPTIONS: tuple[OptionLike, ...] = (SKIP, 8, 16, FULL)
 GATE_PREFIX = "gate"
@@ -195,31 +199,26 @@ class _Stem(nn.Module):
 
 
 class _Head(nn.Module):
-    """Global pooling and the FC; with ``quantizer``, the FC can run at ``bits``: its weights quantized as the
-    convs' are and its input through its own activation quantizer (``act_quant``, absent from a full-precision
-    head so that DFS's saved states keep their keys)."""
+    """Global pooling and the FC; with ``quantizer``, the FC can run at ``bits``: its weights and its input
+    quantized as a :class:`SharedQuantConvBN`'s are (``act_quant``, absent from a full-precision head so that DFS's
+    saved states keep their keys)."""
 
     def __init__(self, spec: LayerSpec, quantizer: QuantizerKind | None = None, momentum: float = 0.1) -> None:
         super().__init__()
         self.fc = nn.Linear(spec.in_channels, spec.out_channels)
         self.quantizer = quantizer
         if quantizer is not None:
-            self.act_quant = (RunningRangeQuantizer(momentum) if quantizer == "minmax"
-                              else PACTQuantizer(None, 6.0))
+            self.act_quant = activation_quantizer(quantizer, momentum)
 
     def forward(self, x: torch.Tensor, bits: BitWidth | None = None) -> torch.Tensor:
         x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        if bits is None or bits == FULL_PRECISION:
+        w_bits, a_bits = split_bits(bits)
+        if w_bits is None and a_bits is None:
             return self.fc(x)
         if self.quantizer is None:
             raise ValueError("this head was built at full precision only")
-        if self.quantizer == "minmax":
-            weight = minmax_weight(self.fc.weight, bits.w)
-            x = x if bits.a >= FULL_PRECISION.a else self.act_quant(x, bits.a)
-        else:
-            weight = dorefa_weight(self.fc.weight, bits.w)
-            x = x if bits.a >= FULL_PRECISION.a else pact_quantize(x, self.act_quant.alpha, bits.a)
-        return F.linear(x, weight, self.fc.bias)
+        return F.linear(quantize_input(x, a_bits, self.act_quant), quantize_weight(self.fc.weight, w_bits,
+                                                                                   self.quantizer), self.fc.bias)
 
 
 def with_gate_pieces(table: OptionCostTable, gate: RecurrentGate, bits: BitWidth = FULL_PRECISION
@@ -322,7 +321,7 @@ class FractionalSkipNetwork(nn.Module):
                     gate_inputs.append(block.main_path[0].in_channels)
         if stem is None or head is None:
             raise ValueError(f"backbone {backbone.name} needs a stem and a head block")
-        self.stem = _Stem(stem, quantizer)
+        self.stem = _Stem(stem, quantizer if self.fixed_bits is not None else "minmax")  # DFS: an FP stem
         self.head = _Head(head.layers[0], None if self.fixed_bits is None else quantizer, momentum)
         self._gated_flags = [name in gated_set for name in self.block_names]
         self.gate = RecurrentGate.for_blocks(self.gated_blocks, gate_inputs, len(self.options), gate_width,

@@ -47,6 +47,30 @@ def split_bits(bits: BitsLike) -> tuple[int | None, int | None]:
     return (None if is_full_precision(w) else w), (None if is_full_precision(a) else a)
 
 
+def activation_quantizer(quantizer: QuantizerKind, momentum: float = 0.1, alpha_init: float = 6.0) -> nn.Module:
+    """The input quantizer of ``quantizer``: a min-max running range, or a PACT clipping level."""
+    if quantizer not in QUANTIZERS:
+        raise ValueError(f"quantizer must be one of {', '.join(QUANTIZERS)}, got {quantizer!r}")
+    return RunningRangeQuantizer(momentum) if quantizer == "minmax" else PACTQuantizer(None, alpha_init)
+
+
+def quantize_weight(weight: torch.Tensor, w_bits: int | None, quantizer: QuantizerKind) -> torch.Tensor:
+    """``weight`` at ``w_bits`` (itself at full precision): min-max per tensor, or DoReFa."""
+    if is_full_precision(w_bits):
+        return weight
+    return minmax_weight(weight, w_bits) if quantizer == "minmax" else dorefa_weight(weight, w_bits)
+
+
+def quantize_input(x: torch.Tensor, a_bits: int | None, act_quant: nn.Module) -> torch.Tensor:
+    """``x`` at ``a_bits`` through ``act_quant`` (:func:`activation_quantizer`; ``x`` itself at full precision)."""
+    if is_full_precision(a_bits):
+        return x
+    if isinstance(act_quant, RunningRangeQuantizer):
+        return act_quant(x, a_bits)
+    assert isinstance(act_quant, PACTQuantizer)
+    return pact_quantize(x, act_quant.alpha, a_bits)
+
+
 class SharedQuantConvBN(nn.Module):
     """conv (no bias) + BN of ``spec`` with one weight tensor for every bit-width: ``forward(x, bits)``."""
 
@@ -63,8 +87,7 @@ class SharedQuantConvBN(nn.Module):
         self.conv = nn.Conv2d(spec.in_channels, spec.out_channels, spec.kernel_size, spec.stride, spec.padding,
                               groups=spec.groups, bias=False)
         self.bn = nn.BatchNorm2d(spec.out_channels)
-        self.act_quant: nn.Module = (RunningRangeQuantizer(momentum) if quantizer == "minmax"
-                                     else PACTQuantizer(None, alpha_init))
+        self.act_quant: nn.Module = activation_quantizer(quantizer, momentum, alpha_init)
 
     @property
     def weight(self) -> nn.Parameter:
@@ -73,20 +96,11 @@ class SharedQuantConvBN(nn.Module):
 
     def quantized_weight(self, w_bits: int | None) -> torch.Tensor:
         """The weight at ``w_bits`` (the parameter itself at full precision)."""
-        if is_full_precision(w_bits):
-            return self.conv.weight
-        if self.quantizer == "minmax":
-            return minmax_weight(self.conv.weight, w_bits)
-        return dorefa_weight(self.conv.weight, w_bits)
+        return quantize_weight(self.conv.weight, w_bits, self.quantizer)
 
     def quantize_input(self, x: torch.Tensor, a_bits: int | None) -> torch.Tensor:
         """The input at ``a_bits`` (``x`` itself at full precision)."""
-        if is_full_precision(a_bits):
-            return x
-        if isinstance(self.act_quant, RunningRangeQuantizer):
-            return self.act_quant(x, a_bits)
-        assert isinstance(self.act_quant, PACTQuantizer)
-        return pact_quantize(x, self.act_quant.alpha, a_bits)
+        return quantize_input(x, a_bits, self.act_quant)
 
     def forward(self, x: torch.Tensor, bits: BitsLike = None) -> torch.Tensor:
         """``BN(conv(Q_a(x), Q_w(W)))`` at ``bits`` (``None``: full precision, the plain conv-BN)."""

@@ -11,6 +11,8 @@ from typing import Any
 from nas.comparison.comparison_spaces import CommonBackbone, preset_on_backbone
 from nas.comparison.front import FrontPoint, FrontRequest, MethodFront, TrainingCost
 from spaces import SearchSpace
+from spaces.cost.option_costs import FULL_PRECISION, option_bits
+from spaces.methods.dfs import DEFAULT_OPTIONS, parse_option_list
 
 LOWEST_TARGET = 0.02
 """The lowest target cp trained, as a fraction of the highest the options reach: a budget below what every sample
@@ -25,14 +27,20 @@ def comparison_space(backbone: CommonBackbone, dataset: Mapping[str, Any], epoch
     options reach."""
     def edit(raw: dict[str, Any]) -> None:
         raw.pop("search", None)
-        raw["budget"]["target_compute"] = _HIGHEST
+        raw["budget"]["target_compute"] = _highest_cp(raw.get("gating", {}).get("options", list(DEFAULT_OPTIONS)))
 
     return preset_on_backbone(preset or "dfs-digits", backbone, dataset, edit)
 
 
-_HIGHEST = 0.0625
-"""The target cp a comparison space is parsed with: reachable by any option list with 8 bits or more (W8A8
-everywhere is 8 x 8 / 32 x 32); the front sets each budget's own."""
+def _highest_cp(options: Any) -> float:
+    """The most cp ``options`` reach, every gated block at the dearest: its bits' ``w x a / (32 x 32)`` (a block's
+    BOPs scale with both); the target a comparison space is parsed with, before the front sets each budget's."""
+    try:
+        bits = [option_bits(name) for name in parse_option_list(options)]
+    except ValueError:
+        return 1.0  # the space's own parse names the problem
+    full = FULL_PRECISION.w * FULL_PRECISION.a
+    return max(b.w * b.a for b in bits if b is not None) / full
 
 
 def target_cp(space: SearchSpace, bops: float) -> float:
