@@ -204,8 +204,9 @@ def write_dfs_report(folder: Path, space: SearchSpace, results: Mapping[str, Map
                       f"Sign switching at target {100 * last:g} %, first seed.", _md(table2, columns)),
         ReportSection("Figs. 3-7 form: DFS against SkipNet-style skipping and static uniform quantization",
                       "SkipNet-style: the option list skip / full with its own step 1 from the same base; static "
-                      "uniform: one option, every gated block at W_kA_k (cp k^2/32^2). Paired by seed and test "
-                      "sample.", _md(compare, [*columns, "DFS - this"])),
+                      "uniform: one option, every gated block at W_kA_k (cp k^2/32^2). A SkipNet-style row's "
+                      "'DFS - this' is DFS at its target, paired by seed and test sample.",
+                      _md(compare, [*columns, *(["DFS - this"] if any("DFS - this" in r for r in compare) else [])])),
     ]
     if trials:
         best = max(trials, key=lambda r: r["reward"])
