@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import itertools
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +20,8 @@ __all__ = ["DEFAULT_SAMPLES_PER_UPDATE", "ReinforceController", "reinforce_gradi
 
 DEFAULT_SAMPLES_PER_UPDATE = 4
 """P of USDN Eq. 6 when none is given: also the round of an interleaved search (``nas.runtime.search_loop``)."""
+UNIFORM_BLOCK = 64
+"""Draws whose uniforms one generator call makes (:meth:`ReinforceController._next_uniforms`)."""
 
 
 @register_controller("reinforce")
@@ -47,7 +48,11 @@ class ReinforceController(Controller):
     at first: on chain problem 0 that reached 99 % in the same 4 of 5 seeds (median 185 evaluations against 243
     at 20) with the same mean best at 100 evaluations, but a concentrated policy then spends up to 100 draws and
     25 updates per ask: 1.7 ms per ask+tell (4.3 ms before the stacked softmax), twenty times a cheap trial's
-    scoring (0.08 ms; issue 14, item 8); 20 costs 0.3 ms.
+    scoring (0.08 ms; issue 14, item 8); 20 costs 0.3 ms. Reuse matters: on chain problems 0-3 with 8 seeds each,
+    reuse 20 / 4 / 0 reached 99 % in 16 / 11 / 4 of the 32 searches (best at 100 evaluations within 0.01 of each
+    other). Where a policy has concentrated on a small space (the 400 configs of the cheap-trials benchmark's
+    thresholds-only space at budget 2000) an ask averages 18 reused draws and 4.7 updates, which is why the
+    update is a few whole-array operations (:meth:`_update`).
 
     Resume is exact: logits, Adam moments, baseline, the partial batch and the generator state are saved;
     outstanding trials stay pending after :meth:`load_state_dict` and can still be told.
@@ -90,19 +95,42 @@ class ReinforceController(Controller):
         self.n_reused = 0
         self.logits: list[np.ndarray] = [np.zeros(d.size) for d in space.dimensions]
         self._adam = Adam([z.shape for z in self.logits], lr=self.lr)
-        self._offsets = np.cumsum([0] + [d.size for d in space.dimensions[:-1]])
-        """Where each dimension's logits start in the flat arrays (:meth:`_flatten`)."""
         by_size: dict[int, list[int]] = {}
         for index, dim in enumerate(space.dimensions):
             by_size.setdefault(dim.size, []).append(index)
-        self._rows = [(dims, self._offsets[dims][:, None] + np.arange(size)) for size, dims in by_size.items()]
-        """Per distinct dimension size, the dimensions of that size and their flat positions as a ``(k, size)``
-        index: :meth:`_policy` computes every dimension's softmax as rows of one array per size."""
+        sizes = sorted(by_size, key=lambda size: size == 1)  # one-choice dimensions last
+        order = [index for size in sizes for index in by_size[size]]
+        starts = np.cumsum([0] + [space.dimensions[index].size for index in order])
+        self._offsets = np.empty(len(order), dtype=np.intp)
+        """Where each dimension's logits start in the flat arrays (:meth:`_flatten`): the dimensions of one size
+        side by side, so that they are the rows of one ``(k, size)`` view."""
+        self._offsets[order] = starts[:-1]
+        self._rows: list[tuple[list[int], slice, tuple[int, int]]] = []
+        """Per distinct dimension size above 1: the dimensions of that size, their span of the flat arrays and its
+        ``(k, size)`` shape. :meth:`_policy` computes every dimension's softmax as rows of that view. A one-choice
+        dimension's probability is always exactly 1 (``exp(z - z) / 1``), its gradient exactly 0 (``A - A * 1``)
+        and so its logit stays 0: it is left out of the softmax and the CDFs (it always draws 0)."""
+        for size in sizes:
+            dims = by_size[size]
+            start = int(self._offsets[dims[0]])
+            if size > 1:
+                self._rows.append((dims, slice(start, start + len(dims) * size), (len(dims), size)))
+        self._fixed_probs = np.ones(int(starts[-1]))
+        """:meth:`_policy`'s start: 1 at every one-choice dimension, overwritten everywhere else."""
         self._space_size = space.size
         self._varying = [(index, dim.size - 1) for index, dim in enumerate(space.dimensions) if dim.size > 1]
         """``(dimension, last index)`` of the dimensions with more than one choice (the others always draw 0)."""
         self._flatten()
         self._rng = np.random.default_rng(seed)
+        self._uniforms: list[list[float]] = []
+        """Rows of uniforms drawn ahead from ``_rng``, one row per draw of :meth:`_sample_indices` (a block of
+        :data:`UNIFORM_BLOCK` per generator call; the same floats in the same order as a call per draw)."""
+        self._uniforms_used = 0
+        self._block_state: dict[str, Any] | None = None
+        """The generator's state before the current block was drawn: a saved state is that, advanced by the rows
+        used (:meth:`_generator_state`), so what a checkpoint records does not depend on the block."""
+        self._probs: np.ndarray | None = None
+        """``softmax`` of the current logits (:meth:`_policy`), shared by the CDFs and the next update's gradient."""
         self.baseline: float | None = None
         self.n_updates = 0
         self._batch: list[tuple[list[int], float]] = []
@@ -116,13 +144,16 @@ class ReinforceController(Controller):
         it, so an update is a few numpy operations over every dimension at once instead of a few per dimension
         (the update is most of REINFORCE's time when evaluations take a millisecond). Elementwise, in the same
         order: the numbers are bit for bit those of :func:`reinforce_gradient` and :meth:`Adam.step`."""
-        bounds = [*self._offsets.tolist(), int(sum(z.size for z in self.logits))]
-        self._flat = np.concatenate(self.logits).astype(float)
-        self._m = np.concatenate(self._adam.m).astype(float)
-        self._v = np.concatenate(self._adam.v).astype(float)
-        self.logits = [self._flat[a:b] for a, b in itertools.pairwise(bounds)]
-        self._adam.m = [self._m[a:b] for a, b in itertools.pairwise(bounds)]
-        self._adam.v = [self._v[a:b] for a, b in itertools.pairwise(bounds)]
+        spans = [slice(int(start), int(start) + z.size) for start, z in zip(self._offsets, self.logits, strict=True)]
+
+        def flat(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+            out = np.empty(len(self._fixed_probs))
+            for span, array in zip(spans, arrays, strict=True):
+                out[span] = array
+            return out, [out[span] for span in spans]
+
+        (self._flat, self.logits), (self._m, self._adam.m), (self._v, self._adam.v) = (
+            flat(self.logits), flat(self._adam.m), flat(self._adam.v))
 
     # -- policy ----------------------------------------------------------------------------------
     def probabilities(self) -> dict[str, list[float]]:
@@ -143,30 +174,62 @@ class ReinforceController(Controller):
         ``numpy.searchsorted(cdf, u, side="right")`` gives, from the same floats). A numpy generator draws the
         dimensions' uniforms in one call: the same floats, in the same order, as one ``random()`` each."""
         if self._cdfs is None:
-            cdfs: list[list[float]] = [[] for _ in self.logits]
-            probs = self._policy()
-            for dims, index in self._rows:
-                for dim, row in zip(dims, np.cumsum(probs[index], axis=1).tolist(), strict=True):
+            cdfs: list[list[float]] = [[1.0] for _ in self.logits]  # a one-choice dimension's CDF
+            probs = self._current_policy()
+            for dims, span, shape in self._rows:
+                for dim, row in zip(dims, np.cumsum(probs[span].reshape(shape), axis=1).tolist(), strict=True):
                     cdfs[dim] = row
             self._cdfs = cdfs
-        draws = rng.random(len(self._cdfs)).tolist() if isinstance(rng, np.random.Generator) else \
-            [rng.random() for _ in self._cdfs]
+        if rng is self._rng:
+            draws = self._next_uniforms()
+        else:
+            draws = rng.random(len(self._cdfs)).tolist() if isinstance(rng, np.random.Generator) else \
+                [rng.random() for _ in self._cdfs]
         indices = [0] * len(draws)  # a dimension with one choice draws its uniform and takes index 0
         cdfs = self._cdfs
         for dim, last in self._varying:
             indices[dim] = min(bisect.bisect_right(cdfs[dim], draws[dim]), last)
         return indices
 
+    def _next_uniforms(self) -> list[float]:
+        """The next row of uniforms of ``_rng`` (a new block of :data:`UNIFORM_BLOCK` rows once one is used up):
+        one generator call per block instead of one per draw, and the stream unchanged (``random((B, D))`` gives
+        the floats of B calls of ``random(D)``, in order)."""
+        if self._uniforms_used >= len(self._uniforms):
+            self._block_state = self._rng.bit_generator.state
+            self._uniforms = self._rng.random((UNIFORM_BLOCK, len(self.logits))).tolist()
+            self._uniforms_used = 0
+        row = self._uniforms[self._uniforms_used]
+        self._uniforms_used += 1
+        return row
+
+    def _generator_state(self) -> dict[str, Any]:
+        """The state ``_rng`` would have after drawing only the rows used so far (what a draw per ask leaves): the
+        block's start state advanced by those draws. A checkpoint holds this, so it is the state of a generator
+        never drawn ahead, and a resume draws the unused rows again."""
+        if self._block_state is None or self._uniforms_used >= len(self._uniforms):
+            return self._rng.bit_generator.state
+        generator = np.random.Generator(type(self._rng.bit_generator)())
+        generator.bit_generator.state = self._block_state
+        generator.random(self._uniforms_used * len(self.logits))
+        return generator.bit_generator.state
+
+    def _current_policy(self) -> np.ndarray:
+        """:meth:`_policy` of the current logits, computed once per update (the CDFs and the next gradient read it)."""
+        if self._probs is None:
+            self._probs = self._policy()
+        return self._probs
+
     def _policy(self) -> np.ndarray:
         """``softmax(logits)`` of every dimension, flat. Bit for bit :func:`softmax` per dimension (tested): the
         dimensions of one size are the rows of one array and every operation is elementwise or along a row (max,
         and a row sum that numpy sums pairwise as it sums a 1-d array), so an update costs a few numpy calls per
         distinct size instead of a few per dimension (reuse of told results makes many updates per ask)."""
-        probs = np.empty_like(self._flat)
-        for _, index in self._rows:
-            z = self._flat[index]
+        probs = self._fixed_probs.copy()
+        for _, span, shape in self._rows:
+            z = self._flat[span].reshape(shape)
             e = np.exp(z - z.max(axis=1, keepdims=True))
-            probs[index] = e / e.sum(axis=1, keepdims=True)
+            probs[span] = (e / e.sum(axis=1, keepdims=True)).ravel()
         return probs
 
     # -- hooks -----------------------------------------------------------------------------------
@@ -213,15 +276,27 @@ class ReinforceController(Controller):
         self._told_rewards.setdefault(tuple(indices), reward)
 
     def _update(self) -> None:
-        """:func:`reinforce_gradient` then :meth:`Adam.step` (ascending), over the flat arrays (:meth:`_flatten`)."""
-        probs = self._policy()
-        grads = np.zeros_like(probs)
-        for action, advantage in self._batch:  # per element, the operations of reinforce_gradient in its order
-            grads[self._offsets + np.asarray(action, dtype=np.intp)] += advantage
-            grads -= advantage * probs
-        grads = grads * (1.0 / len(self._batch))
+        """:func:`reinforce_gradient` then :meth:`Adam.step` (ascending), over the flat arrays (:meth:`_flatten`).
+
+        The batch's gradient in a few array operations, bit for bit the per-sample loop of
+        :func:`reinforce_gradient` (``g[a_i] += A_i`` then ``g -= A_i * p`` for each sample i in order): those
+        steps are the rows of one array, ``+A_i`` at the sample's choices (``+0.0`` elsewhere, which leaves a sum
+        that started at ``+0.0`` unchanged) then ``-(A_i * p)``, and ``np.add.accumulate`` down its rows adds them
+        one at a time in that order (``x - y`` is ``x + (-y)`` exactly)."""
+        probs = self._current_policy()
+        n = len(self._batch)
+        actions = np.array([action for action, _ in self._batch], dtype=np.intp).reshape(n, len(self.logits))
+        advantages = np.array([advantage for _, advantage in self._batch], dtype=float)
+        steps = np.zeros((2 * n + 1, probs.size))
+        steps[2 * np.arange(1, n + 1)[:, None] - 1, self._offsets + actions] = advantages[:, None]
+        steps[2::2] = -(advantages[:, None] * probs)
+        grads = np.add.accumulate(steps, axis=0)[-1]
+        grads = grads * (1.0 / n)
         if self.entropy_weight:
-            grads = grads + self.entropy_weight * np.concatenate([entropy_gradient(z) for z in self.logits])
+            bonus = np.zeros_like(grads)
+            for start, z in zip(self._offsets, self.logits, strict=True):
+                bonus[start:start + z.size] = entropy_gradient(z)
+            grads = grads + self.entropy_weight * bonus
         adam = self._adam
         adam.t += 1
         self._m *= adam.beta1
@@ -231,7 +306,7 @@ class ReinforceController(Controller):
         m_hat = self._m / (1 - adam.beta1 ** adam.t)
         v_hat = self._v / (1 - adam.beta2 ** adam.t)
         self._flat += 1.0 * adam.lr * m_hat / (np.sqrt(v_hat) + adam.eps)
-        self._cdfs = None
+        self._cdfs = self._probs = None
         self._batch = []
         self.n_updates += 1
 
@@ -240,7 +315,7 @@ class ReinforceController(Controller):
                 "baseline": self.baseline, "n_updates": self.n_updates,
                 **({"n_reused": self.n_reused} if self.reuse_told else {}),
                 "batch": [{"actions": a, "advantage": adv} for a, adv in self._batch],
-                "rng": self._rng.bit_generator.state}
+                "rng": self._generator_state()}
 
     def _load_internal_state(self, state: Mapping[str, Any]) -> None:
         logits = [np.asarray(z, dtype=float) for z in state["logits"]]
@@ -252,7 +327,8 @@ class ReinforceController(Controller):
         rng.bit_generator.state = dict(state["rng"])
         self._adam, self.logits = adam, logits
         self._flatten()
-        self._cdfs = None
+        self._cdfs = self._probs = None
+        self._uniforms, self._uniforms_used, self._block_state = [], 0, None
         self._asked = {}  # a restored pending trial is encoded from its config when told
         self.baseline = None if state["baseline"] is None else float(state["baseline"])
         self.n_updates = int(state["n_updates"])

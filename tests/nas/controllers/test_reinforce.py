@@ -230,11 +230,16 @@ class _PerDimensionReinforce(ReinforceController):
 
 @pytest.mark.parametrize(("preset", "options"), [("tiny-digits-thresholds", {}),
                                                  ("usdn-resnet20-cifar10", {"entropy_weight": 0.01,
-                                                                            "samples_per_update": 3})])
+                                                                            "samples_per_update": 3}),
+                                                 ("benchmarks/space_files/thresholds-only.yaml", {}),
+                                                 ("benchmarks/space_files/thresholds-only.yaml",
+                                                  {"entropy_weight": 0.01, "replay_top": 0})])
 def test_flat_update_is_bit_for_bit_the_per_dimension_one(preset: str, options: dict[str, float]) -> None:
-    """The update over one flat array and the one-call draw give exactly the numbers of the per-dimension code:
-    the same configs on every ask and equal logits (``==``, not approximately), through failures, several
-    trials out at once and a resume half-way."""
+    """The update over one flat array (the batch's gradient by one accumulate, one-choice dimensions left out of
+    the softmax) and the uniforms drawn in blocks give exactly the numbers of the per-dimension code: the same
+    configs on every ask, equal logits (``==``, not approximately) and equal states (the generator's included, saved
+    part-way through a block), through failures, several trials out at once, reuse of told configs (the
+    thresholds-only space has 400 configs and one-choice dimensions) and a resume half-way."""
     space = load_space(preset)
     flat, reference = ReinforceController(space, seed=3, **options), _PerDimensionReinforce(space, seed=3, **options)
     rng = np.random.default_rng(0)
