@@ -25,6 +25,12 @@ the best round and the spread):
   before its first search. The wall time covers the controller's start, every ask/submit/wait/tell round trip,
   Parquet rows, the checkpoints (the first and the final one included) and (``--mlflow``) MLflow tracking in a
   local SQLite store, child-run creation and final artifacts included.
+* ``search-1`` (with a fixed ``--trials-per-call``): the same search as a plain loop in one process, no Ray: the
+  same controller, seed and ``--option`` values, asked and told in the order ``SearchLoop`` uses with one worker
+  (``queue_depth`` calls of K trials out; one call's results told, then as many asked), each config scored inline.
+  The controller is told the same results in the same order, so it asks the same configs as ``ray-1/K`` (checked
+  and reported per round). Against it, ``ray-1`` shows what the runtime (Ray, rows, checkpoints) adds to a search,
+  the controller's own work being on both sides.
 * ``plain-1`` / ``plain-2``: the hardware's own ceiling. The same configurations are scored by 1 / 2 plain
   Python processes (no Ray; the same ``ConfigEvaluator``, 1 torch thread each) pulling config indices from one
   shared queue, with the clock started once every process has loaded its data and parsed the configs: only
@@ -37,7 +43,8 @@ Reported:
 (a) Search overhead with 1 worker = 1 - sum(eval_time_s) / wall: everything but evaluation (as timed by the actor,
     parsing the config text included) as a fraction of wall time; target <= 3 % (default mode). Cross-check
     without eval_time_s bookkeeping: the throughput of ray-1 against plain-1 (one plain process scoring the same
-    configs); with ``--cheap-trials`` the target is ray-1 / plain-1 >= 0.9.
+    configs); with ``--cheap-trials`` the target is ray-1 / plain-1 >= 0.9: the search, controller and runtime
+    together, within 10 % of scoring alone. ray-1 / search-1 is printed beside it: the runtime alone.
 (b) Throughput (evaluations/s) with 2 evaluator actors against 1 on 2 cores; target >= 1.8x (default mode). Also the
     ceiling, plain-2 / plain-1, and the share of it the runtime reaches. With ``--cheap-trials``: >= 1,000
     evaluations/s with 2 workers.
@@ -76,6 +83,18 @@ def _trials_per_call(text: str) -> str:
     return text
 
 
+def _option(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"KEY=VALUE, got {text!r}")
+    for kind in (int, float):
+        try:
+            return key, kind(value)
+        except ValueError:
+            pass
+    return key, value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cheap-trials", action="store_true",
@@ -95,6 +114,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "'auto', one ray-1/ray-2 pair of variants per value (default 1)")
     parser.add_argument("--mlflow", action="store_true", help="track every search in a temporary SQLite MLflow store")
     parser.add_argument("--no-plain", action="store_true", help="skip the plain-process ceiling variants")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", type=_option,
+                        help="a controller option (a number where it reads as one), e.g. reuse_told=0; repeatable")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     defaults = CHEAP_DEFAULTS if args.cheap_trials else {
@@ -141,8 +162,9 @@ def one_search(space: Any, data: Any, state: Any, workers: int, settings: Any, f
     first_call = calls[0] if calls else 1
     span = float(rows[-1]["wall_time_s"]) - float(rows[first_call - 1]["wall_time_s"])
     steady_rate = (len(rows) - first_call) / span if span > 0 else float("nan")
+    configs = [{label: row[label] for label in space.labels} for row in rows]
     return {"wall": wall, "evals": evals, "failed": failed, "first_extra": first_extra, "steady_wall": steady_wall,
-            "rows": len(rows), "calls": calls, "steady_rate": steady_rate}
+            "rows": len(rows), "calls": calls, "steady_rate": steady_rate, "configs": configs}
 
 
 def _plain_process(space_source: str, data: Any, state: Any, configs: list[dict[str, str]], ready: Any, go: Any,
@@ -179,6 +201,82 @@ def _plain_process(space_source: str, data: Any, state: Any, configs: list[dict[
     done.put((start, time.monotonic(), evals))
 
 
+def _plain_search_process(space_source: str, data: Any, state: Any, search: dict[str, Any], ready: Any, go: Any,
+                          done: Any) -> None:
+    """The search itself as a plain loop in one process (``search-1``): the same controller, seed and options asked
+    and told in the order ``SearchLoop`` uses with one worker (``queue_depth`` calls of ``trials_per_call`` out,
+    one call's results told, then as many asked), each config scored inline by the same ``ConfigEvaluator``.
+    The same results reach the controller in the same order, so it asks the same configs as ``ray-1`` (checked
+    by the caller). The clock covers the controller's construction, every ask and tell, and scoring: what a
+    hand-written loop over the controller does, without Ray, rows, checkpoints or tracking."""
+    from collections import deque
+
+    from nas.controllers import TrialResult, create_controller
+    from spaces import load_space
+    from trainers.data import materialize
+    from trainers.evaluation import ConfigEvaluator
+    from trainers.networks import build_supernet
+    from trainers.training import prepare_worker_process
+
+    prepare_worker_process(1)
+    space = load_space(space_source)
+    net = build_supernet(space)
+    net.load_state_dict(state)
+    inputs, labels = materialize(data.load().val)
+    evaluator = ConfigEvaluator(space, net, inputs, labels)
+    budget, per_call, depth = search["budget"], search["trials_per_call"], search["queue_depth"]
+    space_budget = space.budget
+    ready.put(os.getpid())
+    go.wait()
+    start = time.monotonic()
+    controller = create_controller(search["controller"], space, seed=search["seed"], **search["options"])
+    calls: deque[list[Any]] = deque()
+    told = out = 0
+    evals: list[float] = []
+    configs: list[dict[str, str]] = []
+
+    def ask(n: int) -> None:
+        nonlocal out
+        trials = [controller.ask() for _ in range(n)]
+        for first in range(0, n, per_call):
+            calls.append(trials[first:first + per_call])
+        out += n
+
+    while room := min(depth * per_call, budget) - out:
+        ask(min(room, per_call))
+    while calls:
+        call = calls.popleft()
+        results = []
+        for trial in call:
+            t = time.perf_counter()
+            result = evaluator.evaluate(trial.config, space_budget)
+            evals.append(time.perf_counter() - t)
+            results.append((trial, result))
+        for trial, result in results:
+            controller.tell(trial.trial_id, TrialResult.complete(
+                result.reward, ee_accuracy=result.ee_accuracy, expected_bops=result.expected_bops))
+        told += len(call)
+        out -= len(call)
+        if room := max(0, min(depth * per_call, budget - told) - out):
+            ask(room)
+    end = time.monotonic()
+    configs = [space.format(trial.config) for trial, _ in controller.history]
+    done.put((start, end, evals, configs))
+
+
+def plain_search_run(space_source: str, data: Any, state: Any, search: dict[str, Any]) -> dict[str, Any]:
+    """:func:`_plain_search_process` in a fresh process; wall from its start signal to its last tell."""
+    context = multiprocessing.get_context("spawn")
+    ready, done, go = context.Queue(), context.Queue(), context.Event()
+    proc = context.Process(target=_plain_search_process, args=(space_source, data, state, search, ready, go, done))
+    proc.start()
+    ready.get(timeout=300)
+    go.set()
+    start, end, evals, configs = done.get(timeout=600)
+    proc.join()
+    return {"wall": end - start, "evals": evals, "rows": len(evals), "configs": configs}
+
+
 def plain_run(space_source: str, data: Any, state: Any, configs: list[dict[str, str]], processes: int
               ) -> dict[str, Any]:
     """``configs`` evaluated by ``processes`` plain processes; wall from the common start to the last finish
@@ -209,8 +307,11 @@ def _variants(args: argparse.Namespace) -> list[tuple[str, int, str | None]]:
         suffix = "" if single else f"/{'auto' if k == 'auto' else 'K' + k}"
         counts = (2,) if k == "auto" and not single else (1, 2)  # one worker's auto is 1 per call: K1 measures it
         out.extend((f"ray-{n}{suffix}", n, k) for n in counts)
+    fixed = [k for k in args.trials_per_call if k != "auto"]
     if not args.no_plain:
         out.extend([("plain-1", 1, None), ("plain-2", 2, None)])
+        if fixed:  # the plain search of ray-1's controller at ray-1's first fixed call size
+            out.append(("search-1", 1, fixed[0]))
     return out
 
 
@@ -246,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}: space {space.name}, synthetic val split {val_images} images, "
               f"budget {args.budget}, controller {args.controller}, queue depth {args.queue_depth}, trials per call "
               f"{' '.join(args.trials_per_call)}, ray num_cpus {args.num_cpus}, rounds {args.rounds}, "
-              f"mlflow {args.mlflow}")
+              f"mlflow {args.mlflow}" + (f", controller options {dict(args.option)}" if args.option else ""))
         print(environment())
         try:
             for round_index in range(args.rounds):
@@ -254,10 +355,16 @@ def main(argv: list[str] | None = None) -> int:
                 draw = create_controller("random", space, seed=args.seed + round_index)
                 configs = [space.format(draw.ask().config) for _ in range(args.budget)]
                 for name, workers, k in rotated(variants, round_index):
-                    if k is not None:
+                    if name.startswith("search-"):
+                        out = plain_search_run(args.space, data, state, {
+                            "controller": args.controller, "seed": args.seed + round_index, "budget": args.budget,
+                            "trials_per_call": int(k), "queue_depth": args.queue_depth,  # type: ignore[arg-type]
+                            "options": dict(args.option)})
+                    elif k is not None:
                         settings = SearchSettings(controller=args.controller, budget=args.budget,
                                                   seed=args.seed + round_index, queue_depth=args.queue_depth,
-                                                  trials_per_call=k if k == "auto" else int(k))
+                                                  trials_per_call=k if k == "auto" else int(k),
+                                                  options=dict(args.option))
                         out = one_search(space, data, state, workers, settings,
                                          Path(tmp) / f"round{round_index}-{name.replace('/', '-')}", tracker)
                     else:
@@ -285,6 +392,11 @@ def _spread(values: list[float], digits: int = 0) -> str:
             f"spread {min(values):.{digits}f}-{max(values):.{digits}f}")
 
 
+def results_k(args: argparse.Namespace) -> str:
+    """The call size ``search-1`` copies: the first fixed ``--trials-per-call``."""
+    return next(k for k in args.trials_per_call if k != "auto")
+
+
 def _report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) -> None:
     rows = []
     for variant, runs in results.items():
@@ -303,7 +415,8 @@ def _report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) 
                  "overhead [%]", "overhead/eval [ms]", "first-result extra [ms]", "trials/call"], rows))
     print("(medians over rounds; best / worst: the highest / lowest round; overhead = 1 - sum(eval_time_s) / (wall x "
           "workers); overhead/eval = (wall x workers - sum eval) / evaluations; steady: without the first call and "
-          "the fixed costs; plain-N: N processes without Ray scoring the same configs from one queue)")
+          "the fixed costs; plain-N: N processes without Ray scoring the same configs from one queue; search-1: the "
+          "same search as a plain loop in one process, controller included)")
     print()
 
     def per_round(a: str, b: str) -> list[float]:
@@ -322,18 +435,29 @@ def _report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) 
                 f"  [{verdict(100 * value, 100 * TARGET_OVERHEAD, higher_is_better=False, unit=' %')}]"
             print(f"search overhead, 1 worker{label} (1 - sum(eval_time_s) / wall; per round "
                   f"{raw([100 * v for v in single], 3)} %): {100 * value:.2f} %{mark}")
+            twin = "search-1" if "search-1" in results and (not suffix or suffix == f"K{results_k(args)}") else None
+            if twin:
+                same = sum(a["configs"] == b["configs"] for a, b in zip(results[one], results[twin], strict=True))
+                against = per_round(one, twin)
+                print(f"throughput {one} / search-1, the same search as a plain loop (per round {raw(against, 3)}): "
+                      f"{median(against):.3f}x, best {max(against):.3f}x; the same configs in {same} of "
+                      f"{len(against)} rounds (the runtime's share: the controller's work is on both sides)")
             if "plain-1" in results:
                 against = per_round(one, "plain-1")
                 mark = f"  [{verdict(median(against), TARGET_CHEAP_SHARE, higher_is_better=True)}]" \
                     if args.cheap_trials else ""
-                print(f"throughput {one} / plain-1 (per round {raw(against, 3)}): {median(against):.3f}x, best "
-                      f"{max(against):.3f}x (overhead against scoring alone: 1 - this = "
+                print(f"throughput {one} / plain-1, scoring alone (per round {raw(against, 3)}): {median(against):.3f}x"
+                      f", best {max(against):.3f}x (the controller and the runtime together: 1 - this = "
                       f"{100 * (1 - median(against)):.1f} %){mark}")
         if two in results:
             rates = [_rate(r) for r in results[two]]
             if args.cheap_trials:
                 print(f"evaluations/s, {two}: {_spread(rates)}  "
                       f"[{verdict(median(rates), TARGET_CHEAP_RATE, higher_is_better=True)}]")
+            if "search-1" in results:
+                against = per_round(two, "search-1")
+                print(f"throughput {two} / search-1 (per round {raw(against, 3)}): {median(against):.3f}x, best "
+                      f"{max(against):.3f}x")
             if "plain-1" in results:
                 against = per_round(two, "plain-1")
                 print(f"throughput {two} / plain-1 (per round {raw(against, 3)}): {median(against):.3f}x, best "
@@ -356,7 +480,7 @@ def _report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) 
                 print(f"ceiling: plain-2 / plain-1 processes without Ray (per round {raw(ceiling, 3)}): "
                       f"{median(ceiling):.2f}x; runtime scaling / ceiling (per round {raw(share, 3)}): "
                       f"{median(share):.2f}")
-    for name in ("plain-1", "plain-2"):
+    for name in ("search-1", "plain-1", "plain-2"):
         if name in results:
             print(f"evaluations/s, {name}: {_spread([_rate(r) for r in results[name]])}")
 
