@@ -167,10 +167,9 @@ def one_search(space: Any, data: Any, state: Any, workers: int, settings: Any, f
             "rows": len(rows), "calls": calls, "steady_rate": steady_rate, "configs": configs}
 
 
-def _plain_process(space_source: str, data: Any, state: Any, configs: list[dict[str, str]], ready: Any, go: Any,
-                   next_index: Any, done: Any) -> None:
-    """One plain evaluator process, set up as an evaluator actor is (:func:`prepare_worker_process`): load, signal
-    ready, then evaluate the configs whose indices it claims from the shared counter ``next_index``."""
+def _plain_evaluator(space_source: str, data: Any, state: Any) -> tuple[Any, Any]:
+    """The space and a ``ConfigEvaluator`` of the val split, in a process set up as an evaluator actor is
+    (:func:`prepare_worker_process`, one torch thread)."""
     from spaces import load_space
     from trainers.data import materialize
     from trainers.evaluation import ConfigEvaluator
@@ -182,7 +181,14 @@ def _plain_process(space_source: str, data: Any, state: Any, configs: list[dict[
     net = build_supernet(space)
     net.load_state_dict(state)
     inputs, labels = materialize(data.load().val)
-    evaluator = ConfigEvaluator(space, net, inputs, labels)
+    return space, ConfigEvaluator(space, net, inputs, labels)
+
+
+def _plain_process(space_source: str, data: Any, state: Any, configs: list[dict[str, str]], ready: Any, go: Any,
+                   next_index: Any, done: Any) -> None:
+    """One plain evaluator process, set up as an evaluator actor is (:func:`prepare_worker_process`): load, signal
+    ready, then evaluate the configs whose indices it claims from the shared counter ``next_index``."""
+    space, evaluator = _plain_evaluator(space_source, data, state)
     parsed = [space.parse(config) for config in configs]  # only scoring runs on the clock
     budget = space.budget
     ready.put(os.getpid())
@@ -212,18 +218,8 @@ def _plain_search_process(space_source: str, data: Any, state: Any, search: dict
     from collections import deque
 
     from nas.controllers import TrialResult, create_controller
-    from spaces import load_space
-    from trainers.data import materialize
-    from trainers.evaluation import ConfigEvaluator
-    from trainers.networks import build_supernet
-    from trainers.training import prepare_worker_process
 
-    prepare_worker_process(1)
-    space = load_space(space_source)
-    net = build_supernet(space)
-    net.load_state_dict(state)
-    inputs, labels = materialize(data.load().val)
-    evaluator = ConfigEvaluator(space, net, inputs, labels)
+    space, evaluator = _plain_evaluator(space_source, data, state)
     budget, per_call, depth = search["budget"], search["trials_per_call"], search["queue_depth"]
     space_budget = space.budget
     ready.put(os.getpid())
