@@ -325,6 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     from trainers.networks import build_supernet
 
     space = load_space(args.space)
+    try:  # a bad controller or option fails here, in one line, before Ray starts
+        create_controller(args.controller, space, seed=args.seed, **dict(args.option))
+    except (KeyError, TypeError, ValueError) as exc:
+        print(f"search_overhead.py: error: controller {args.controller!r}: {exc}", file=sys.stderr)
+        return 2
     torch.manual_seed(args.seed)
     state = build_supernet(space).state_dict()
     data = DataSpec("synthetic", seed=args.seed, options={"num_classes": 10, "in_channels": 1, "input_size": 8,
