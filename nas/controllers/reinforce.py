@@ -105,16 +105,15 @@ class ReinforceController(Controller):
         """Where each dimension's logits start in the flat arrays (:meth:`_flatten`): the dimensions of one size
         side by side, so that they are the rows of one ``(k, size)`` view."""
         self._offsets[order] = starts[:-1]
-        self._rows: list[tuple[list[int], slice, tuple[int, int]]] = []
+        self._spans = [slice(int(start), int(start) + d.size) for start, d in zip(self._offsets, space.dimensions,
+                                                                                 strict=True)]
+        """Each dimension's part of the flat arrays."""
+        self._rows = [(dims, slice(self._spans[dims[0]].start, self._spans[dims[-1]].stop), (len(dims), size))
+                      for size, dims in by_size.items() if size > 1]
         """Per distinct dimension size above 1: the dimensions of that size, their span of the flat arrays and its
         ``(k, size)`` shape. :meth:`_policy` computes every dimension's softmax as rows of that view. A one-choice
         dimension's probability is always exactly 1 (``exp(z - z) / 1``), its gradient exactly 0 (``A - A * 1``)
         and so its logit stays 0: it is left out of the softmax and the CDFs (it always draws 0)."""
-        for size in sizes:
-            dims = by_size[size]
-            start = int(self._offsets[dims[0]])
-            if size > 1:
-                self._rows.append((dims, slice(start, start + len(dims) * size), (len(dims), size)))
         self._fixed_probs = np.ones(int(starts[-1]))
         """:meth:`_policy`'s start: 1 at every one-choice dimension, overwritten everywhere else."""
         self._space_size = space.size
@@ -144,13 +143,11 @@ class ReinforceController(Controller):
         it, so an update is a few numpy operations over every dimension at once instead of a few per dimension
         (the update is most of REINFORCE's time when evaluations take a millisecond). Elementwise, in the same
         order: the numbers are bit for bit those of :func:`reinforce_gradient` and :meth:`Adam.step`."""
-        spans = [slice(int(start), int(start) + z.size) for start, z in zip(self._offsets, self.logits, strict=True)]
-
         def flat(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
             out = np.empty(len(self._fixed_probs))
-            for span, array in zip(spans, arrays, strict=True):
+            for span, array in zip(self._spans, arrays, strict=True):
                 out[span] = array
-            return out, [out[span] for span in spans]
+            return out, [out[span] for span in self._spans]
 
         (self._flat, self.logits), (self._m, self._adam.m), (self._v, self._adam.v) = (
             flat(self.logits), flat(self._adam.m), flat(self._adam.v))
@@ -171,8 +168,9 @@ class ReinforceController(Controller):
 
     def _sample_indices(self, rng: np.random.Generator | random.Random) -> list[int]:
         """One inverse-CDF draw per dimension (``bisect_right`` on the cached CDF: the index
-        ``numpy.searchsorted(cdf, u, side="right")`` gives, from the same floats). A numpy generator draws the
-        dimensions' uniforms in one call: the same floats, in the same order, as one ``random()`` each."""
+        ``numpy.searchsorted(cdf, u, side="right")`` gives, from the same floats). The controller's own generator gives
+        its rows from blocks (:meth:`_next_uniforms`); another numpy generator draws the dimensions' uniforms in one
+        call: the same floats, in the same order, as one ``random()`` each."""
         if self._cdfs is None:
             cdfs: list[list[float]] = [[1.0] for _ in self.logits]  # a one-choice dimension's CDF
             probs = self._current_policy()
@@ -294,8 +292,8 @@ class ReinforceController(Controller):
         grads = grads * (1.0 / n)
         if self.entropy_weight:
             bonus = np.zeros_like(grads)
-            for start, z in zip(self._offsets, self.logits, strict=True):
-                bonus[start:start + z.size] = entropy_gradient(z)
+            for span, z in zip(self._spans, self.logits, strict=True):
+                bonus[span] = entropy_gradient(z)
             grads = grads + self.entropy_weight * bonus
         adam = self._adam
         adam.t += 1
