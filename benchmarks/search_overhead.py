@@ -140,7 +140,7 @@ def one_search(space: Any, data: Any, state: Any, workers: int, settings: Any, f
     controllers = controller_host()
     try:
         pool.ready()
-        ray.get(controllers.ready.remote())
+        ray.get(controllers.ready.remote([settings.controller]))
         parent = tracker.start_run(space.name, f"bench-{folder.name}", {}) if tracker is not None else None
         loop = SearchLoop(space, settings, pool, folder, tracker, space.name, parent, controllers=controllers)
         started = time.perf_counter()
@@ -217,9 +217,10 @@ def _plain_search_process(space_source: str, data: Any, state: Any, search: dict
     hand-written loop over the controller does, without Ray, rows, checkpoints or tracking."""
     from collections import deque
 
-    from nas.controllers import TrialResult, create_controller
+    from nas.controllers import TrialResult, controller_class, create_controller
 
     space, evaluator = _plain_evaluator(space_source, data, state)
+    controller_class(search["controller"]).prepare()  # as the controller host does before a search
     budget, per_call, depth = search["budget"], search["trials_per_call"], search["queue_depth"]
     space_budget = space.budget
     ready.put(os.getpid())

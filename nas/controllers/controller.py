@@ -70,6 +70,13 @@ class Controller(ABC):
         self._told: set[int] = set()
         self._best: tuple[Trial, float] | None = None
 
+    @classmethod
+    def prepare(cls) -> None:
+        """One-time set-up of this class in the current process (loading or compiling kernels), so that a search's
+        first ask does not pay it; a process that hosts controllers calls it before searches start. The default
+        does nothing."""
+        return None
+
     # -- hooks -----------------------------------------------------------------------------------
     @abstractmethod
     def _propose(self, trial_id: int) -> Config:

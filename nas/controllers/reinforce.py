@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from nas.controllers import reinforce_kernel as kernel
 from nas.controllers.adam import Adam
 from nas.controllers.controller import Controller
-from nas.controllers.policy_gradient import entropy_gradient, reinforce_gradient, softmax
+from nas.controllers.policy_gradient import reinforce_gradient, softmax
 from nas.controllers.registry import register_controller
 from nas.controllers.trial import Trial, TrialResult
 from spaces import Config, SearchSpace
@@ -20,8 +21,8 @@ __all__ = ["DEFAULT_SAMPLES_PER_UPDATE", "ReinforceController", "reinforce_gradi
 
 DEFAULT_SAMPLES_PER_UPDATE = 4
 """P of USDN Eq. 6 when none is given: also the round of an interleaved search (``nas.runtime.search_loop``)."""
-UNIFORM_BLOCK = 64
-"""Draws whose uniforms one generator call makes (:meth:`ReinforceController._next_uniforms`)."""
+UNIFORM_BLOCK = 1024
+"""Draws whose uniforms one generator call makes (:meth:`ReinforceController._uniform_rows`)."""
 
 
 @register_controller("reinforce")
@@ -47,16 +48,34 @@ class ReinforceController(Controller):
     lr 0.1, P = 8, neither) from ``benchmarks/sample_efficiency.py --rewards chain`` (README there). Reuse was 100
     at first: on chain problem 0 that reached 99 % in the same 4 of 5 seeds (median 185 evaluations against 243
     at 20) with the same mean best at 100 evaluations, but a concentrated policy then spends up to 100 draws and
-    25 updates per ask: 1.7 ms per ask+tell (4.3 ms before the stacked softmax), twenty times a cheap trial's
-    scoring (0.08 ms; issue 14, item 8); 20 costs 0.3 ms. Reuse matters: on chain problems 0-3 with 8 seeds each,
-    reuse 20 / 4 / 0 reached 99 % in 16 / 11 / 4 of the 32 searches (best at 100 evaluations within 0.01 of each
-    other). Where a policy has concentrated on a small space (the 400 configs of the cheap-trials benchmark's
-    thresholds-only space at budget 2000) an ask averages 18 reused draws and 4.7 updates, which is why the
-    update is a few whole-array operations (:meth:`_update`).
+    25 updates per ask. Reuse matters: on chain problems 0-3 with 8 seeds each, reuse 20 / 4 / 0 reached 99 % in
+    16 / 11 / 4 of the 32 searches (best at 100 evaluations within 0.01 of each other). Where a policy has
+    concentrated on a small space (the 400 configs of the cheap-trials benchmark's thresholds-only space at
+    budget 2000) an ask averages 18 reused draws and 4.7 updates: as numpy calls that was 0.3-0.7 ms per
+    ask+tell, several times the scoring of a cheap trial (issue 14, item 8), which is why draws, updates and the
+    told-config lookup are compiled (:mod:`nas.controllers.reinforce_kernel`).
 
     Resume is exact: logits, Adam moments, baseline, the partial batch and the generator state are saved;
     outstanding trials stay pending after :meth:`load_state_dict` and can still be told.
     """
+
+    _prepared = False
+
+    @classmethod
+    def prepare(cls) -> None:
+        """Load the compiled kernels (numba's on-disk cache: about 0.3 s; compiling them, the first time after an
+        install: a few seconds) by a short search of the ``tiny-digits`` space that takes every kernel path."""
+        if ReinforceController._prepared:
+            return
+        from spaces import load_space
+
+        space = load_space("tiny-digits")
+        warm = cls(space, seed=0, samples_per_update=1, replay_top=1, reuse_told=2, entropy_weight=0.01)
+        for step in range(80):
+            trial = warm.ask()
+            warm.tell(trial.trial_id, TrialResult.complete(float(step % 7)))
+        warm.sample_config(np.random.default_rng(0))
+        ReinforceController._prepared = True
 
     @classmethod
     def resume_options(cls, saved: Mapping[str, Any]) -> dict[str, Any]:
@@ -86,71 +105,70 @@ class ReinforceController(Controller):
         self.entropy_weight = float(entropy_weight)
         self.samples_per_update = samples_per_update
         self.replay_top = replay_top
+        self.reuse_told = reuse_told
+        self._sizes = np.array([d.size for d in space.dimensions], dtype=np.int64)
+        self._offsets = np.concatenate([[0], np.cumsum(self._sizes)[:-1]]).astype(np.int64)
+        """Where each dimension's logits start in the flat arrays (dimension order)."""
+        self._space_size = space.size
+        self._floats = np.zeros(kernel.N_FLOATS)
+        self._floats[[kernel.F_LR, kernel.F_DECAY, kernel.F_ENTROPY]] = self.lr, self.baseline_decay, \
+            self.entropy_weight
+        self._install(np.zeros(int(self._sizes.sum())), Adam([(int(self._sizes.sum()),)], lr=self.lr),
+                      np.random.default_rng(seed))
+        self._reset_learning()
+
+    def _install(self, flat: np.ndarray, adam: Adam, rng: np.random.Generator) -> None:
+        """Take ``flat`` logits (``logits`` / Adam's ``m`` / ``v`` become per-dimension views of the flat arrays),
+        Adam's step and moments, and ``rng``; the policy is refreshed and no uniforms are drawn ahead. Every array
+        the kernel writes is a new one, so a failed :meth:`load_state_dict` rolls back by restoring attributes."""
+        width, dims = len(flat), len(self._sizes)
+        self._grads, self._probs, self._cdf = np.zeros(width), np.zeros(width), np.zeros(width)
+        self._out = np.zeros(dims, dtype=np.int64)
+        self._flat, self._m, self._v = flat, adam.m[0], adam.v[0]
+        self._adam = adam
+        self.logits = [self._flat[start:start + size] for start, size in zip(self._offsets, self._sizes, strict=True)]
+        self._floats[[kernel.F_BETA1, kernel.F_BETA2, kernel.F_EPS]] = adam.beta1, adam.beta2, adam.eps
+        self._ints = np.zeros(kernel.N_INTS, dtype=np.int64)
+        self._ints[kernel.I_ADAM_T] = adam.t
+        kernel.refresh_policy(self._flat, self._probs, self._cdf, self._offsets, self._sizes)
+        self._rng = rng
+        self._uniforms = np.zeros((0, len(self._sizes)))
+        """Rows of uniforms drawn ahead from ``_rng`` (one row per draw), ``_ints[I_USED]`` of them used."""
+        self._stream_state = rng.bit_generator.state
+        self._stream_rows = 0
+        """``_uniforms[0]`` is the row ``_stream_rows`` rows after ``_stream_state`` (:meth:`_generator_state`)."""
+
+    def _reset_learning(self) -> None:
+        """No baseline, empty batch, no elite, nothing told (kept in Python: the elite list; in the kernel's arrays:
+        everything else)."""
         self._elite: list[tuple[float, int, list[int]]] = []
         """``(-reward, tell position, indices)`` of the ``replay_top`` best complete results told, best first."""
         self._n_complete = 0
-        self.reuse_told = reuse_told
-        self._told_rewards: dict[tuple[int, ...], float] = {}
-        """The first complete reward told for each config (as indices), for ``reuse_told``."""
-        self.n_reused = 0
-        self.logits: list[np.ndarray] = [np.zeros(d.size) for d in space.dimensions]
-        self._adam = Adam([z.shape for z in self.logits], lr=self.lr)
-        by_size: dict[int, list[int]] = {}
-        for index, dim in enumerate(space.dimensions):
-            by_size.setdefault(dim.size, []).append(index)
-        sizes = sorted(by_size, key=lambda size: size == 1)  # one-choice dimensions last
-        order = [index for size in sizes for index in by_size[size]]
-        starts = np.cumsum([0] + [space.dimensions[index].size for index in order])
-        self._offsets = np.empty(len(order), dtype=np.intp)
-        """Where each dimension's logits start in the flat arrays (:meth:`_flatten`): the dimensions of one size
-        side by side, so that they are the rows of one ``(k, size)`` view."""
-        self._offsets[order] = starts[:-1]
-        self._spans = [slice(int(start), int(start) + d.size) for start, d in zip(self._offsets, space.dimensions,
-                                                                                 strict=True)]
-        """Each dimension's part of the flat arrays."""
-        self._rows = [(dims, slice(self._spans[dims[0]].start, self._spans[dims[-1]].stop), (len(dims), size))
-                      for size, dims in by_size.items() if size > 1]
-        """Per distinct dimension size above 1: the dimensions of that size, their span of the flat arrays and its
-        ``(k, size)`` shape. :meth:`_policy` computes every dimension's softmax as rows of that view. A one-choice
-        dimension's probability is always exactly 1 (``exp(z - z) / 1``), its gradient exactly 0 (``A - A * 1``)
-        and so its logit stays 0: it is left out of the softmax and the CDFs (it always draws 0)."""
-        self._fixed_probs = np.ones(int(starts[-1]))
-        """:meth:`_policy`'s start: 1 at every one-choice dimension, overwritten everywhere else."""
-        self._space_size = space.size
-        self._varying = [(index, dim.size - 1) for index, dim in enumerate(space.dimensions) if dim.size > 1]
-        """``(dimension, last index)`` of the dimensions with more than one choice (the others always draw 0)."""
-        self._flatten()
-        self._rng = np.random.default_rng(seed)
-        self._uniforms: list[list[float]] = []
-        """Rows of uniforms drawn ahead from ``_rng``, one row per draw of :meth:`_sample_indices` (a block of
-        :data:`UNIFORM_BLOCK` per generator call; the same floats in the same order as a call per draw)."""
-        self._uniforms_used = 0
-        self._block_state: dict[str, Any] | None = None
-        """The generator's state before the current block was drawn: a saved state is that, advanced by the rows
-        used (:meth:`_generator_state`), so what a checkpoint records does not depend on the block."""
-        self._probs: np.ndarray | None = None
-        """``softmax`` of the current logits (:meth:`_policy`), shared by the CDFs and the next update's gradient."""
-        self.baseline: float | None = None
-        self.n_updates = 0
-        self._batch: list[tuple[list[int], float]] = []
-        self._cdfs: list[list[float]] | None = None
-        """Each dimension's ``cumsum(softmax(logits))``, kept between policy updates (sampling reads it per ask)."""
+        dims, batch = len(self._sizes), self.samples_per_update + self.replay_top
+        self._batch_actions, self._batch_advantages = np.zeros((batch, dims), dtype=np.int64), np.zeros(batch)
+        """The batch of Eq. 6 (``_ints[I_BATCH]`` rows), room for the elite rows an update adds."""
+        self._elite_actions = np.zeros((self.replay_top, dims), dtype=np.int64)
+        self._elite_rewards = np.zeros(self.replay_top)
+        self._told_rows = np.zeros((64, dims), dtype=np.int64)
+        self._told_rewards = np.zeros(64)
+        self._table = np.zeros(128, dtype=np.int64)
+        """Told configs for ``reuse_told`` (:mod:`nas.controllers.reinforce_kernel`): the first complete reward told
+        for each."""
         self._asked: dict[int, list[int]] = {}
         """The indices drawn for each outstanding trial, so a tell need not encode its config again."""
 
-    def _flatten(self) -> None:
-        """Put the logits and Adam's moments in one flat array each, ``logits`` / ``m`` / ``v`` becoming views of
-        it, so an update is a few numpy operations over every dimension at once instead of a few per dimension
-        (the update is most of REINFORCE's time when evaluations take a millisecond). Elementwise, in the same
-        order: the numbers are bit for bit those of :func:`reinforce_gradient` and :meth:`Adam.step`."""
-        def flat(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-            out = np.empty(len(self._fixed_probs))
-            for span, array in zip(self._spans, arrays, strict=True):
-                out[span] = array
-            return out, [out[span] for span in self._spans]
+    # -- counters ----------------------------------------------------------------------------------
+    @property
+    def n_updates(self) -> int:
+        return int(self._ints[kernel.I_UPDATES])
 
-        (self._flat, self.logits), (self._m, self._adam.m), (self._v, self._adam.v) = (
-            flat(self.logits), flat(self._adam.m), flat(self._adam.v))
+    @property
+    def n_reused(self) -> int:
+        return int(self._ints[kernel.I_REUSED])
+
+    @property
+    def baseline(self) -> float | None:
+        return float(self._floats[kernel.F_BASELINE]) if self._ints[kernel.I_HAS_BASELINE] else None
 
     # -- policy ----------------------------------------------------------------------------------
     def probabilities(self) -> dict[str, list[float]]:
@@ -163,86 +181,44 @@ class ReinforceController(Controller):
 
     def sample_config(self, rng: np.random.Generator | random.Random) -> Config:
         """A config drawn from the current policy with ``rng``, registering no trial (interleaved
-        supernet training of USDN Sec. 4.2 samples weight-step paths this way)."""
-        return self.space.decode(self._sample_indices(rng))
+        supernet training of USDN Sec. 4.2 samples weight-step paths this way): one uniform per dimension (a numpy
+        generator's in one call, the same floats as one ``random()`` each)."""
+        draws = rng.random(len(self._sizes)) if isinstance(rng, np.random.Generator) else \
+            np.array([rng.random() for _ in self._sizes])
+        out = np.zeros(len(self._sizes), dtype=np.int64)
+        kernel.draw(self._cdf, self._offsets, self._sizes, draws, out)
+        return self.space.decode(out.tolist())
 
-    def _sample_indices(self, rng: np.random.Generator | random.Random) -> list[int]:
-        """One inverse-CDF draw per dimension (``bisect_right`` on the cached CDF: the index
-        ``numpy.searchsorted(cdf, u, side="right")`` gives, from the same floats). The controller's own generator gives
-        its rows from blocks (:meth:`_next_uniforms`); another numpy generator draws the dimensions' uniforms in one
-        call: the same floats, in the same order, as one ``random()`` each."""
-        if self._cdfs is None:
-            cdfs: list[list[float]] = [[1.0] for _ in self.logits]  # a one-choice dimension's CDF
-            probs = self._current_policy()
-            for dims, span, shape in self._rows:
-                for dim, row in zip(dims, np.cumsum(probs[span].reshape(shape), axis=1).tolist(), strict=True):
-                    cdfs[dim] = row
-            self._cdfs = cdfs
-        if rng is self._rng:
-            draws = self._next_uniforms()
-        else:
-            draws = rng.random(len(self._cdfs)).tolist() if isinstance(rng, np.random.Generator) else \
-                [rng.random() for _ in self._cdfs]
-        indices = [0] * len(draws)  # a dimension with one choice draws its uniform and takes index 0
-        cdfs = self._cdfs
-        for dim, last in self._varying:
-            indices[dim] = min(bisect.bisect_right(cdfs[dim], draws[dim]), last)
-        return indices
-
-    def _next_uniforms(self) -> list[float]:
-        """The next row of uniforms of ``_rng`` (a new block of :data:`UNIFORM_BLOCK` rows once one is used up):
-        one generator call per block instead of one per draw, and the stream unchanged (``random((B, D))`` gives
-        the floats of B calls of ``random(D)``, in order)."""
-        if self._uniforms_used >= len(self._uniforms):
-            self._block_state = self._rng.bit_generator.state
-            self._uniforms = self._rng.random((UNIFORM_BLOCK, len(self.logits))).tolist()
-            self._uniforms_used = 0
-        row = self._uniforms[self._uniforms_used]
-        self._uniforms_used += 1
-        return row
+    def _uniform_rows(self, needed: int) -> np.ndarray:
+        """``_uniforms`` with at least ``needed`` unused rows: the unused ones followed by a new block of
+        :data:`UNIFORM_BLOCK` rows when fewer are left (``random((B, D))`` gives the floats of B calls of
+        ``random(D)``, in order, so the rows are the stream a call per draw would read)."""
+        used = int(self._ints[kernel.I_USED])
+        if len(self._uniforms) - used < needed:
+            fresh = self._rng.random((max(UNIFORM_BLOCK, needed), len(self._sizes)))
+            self._uniforms = np.concatenate([self._uniforms[used:], fresh])
+            self._stream_rows += used
+            self._ints[kernel.I_USED] = 0
+        return self._uniforms
 
     def _generator_state(self) -> dict[str, Any]:
-        """The state ``_rng`` would have after drawing only the rows used so far (what a draw per ask leaves): the
-        block's start state advanced by those draws. A checkpoint holds this, so it is the state of a generator
-        never drawn ahead, and a resume draws the unused rows again."""
-        if self._block_state is None or self._uniforms_used >= len(self._uniforms):
-            return self._rng.bit_generator.state
+        """The state ``_rng`` would have after drawing only the rows used so far (what a draw per ask leaves): a
+        checkpoint holds this, so it does not depend on how far ahead the rows were drawn, and a resume draws the
+        unused rows again."""
         generator = np.random.Generator(type(self._rng.bit_generator)())
-        generator.bit_generator.state = self._block_state
-        generator.random(self._uniforms_used * len(self.logits))
+        generator.bit_generator.state = self._stream_state
+        generator.bit_generator.advance((self._stream_rows + int(self._ints[kernel.I_USED])) * len(self._sizes))
         return generator.bit_generator.state
-
-    def _current_policy(self) -> np.ndarray:
-        """:meth:`_policy` of the current logits, computed once per update (the CDFs and the next gradient read it)."""
-        if self._probs is None:
-            self._probs = self._policy()
-        return self._probs
-
-    def _policy(self) -> np.ndarray:
-        """``softmax(logits)`` of every dimension, flat. Bit for bit :func:`softmax` per dimension (tested): the
-        dimensions of one size are the rows of one array and every operation is elementwise or along a row (max,
-        and a row sum that numpy sums pairwise as it sums a 1-d array), so an update costs a few numpy calls per
-        distinct size instead of a few per dimension (reuse of told results makes many updates per ask)."""
-        probs = self._fixed_probs.copy()
-        for _, span, shape in self._rows:
-            z = self._flat[span].reshape(shape)
-            e = np.exp(z - z.max(axis=1, keepdims=True))
-            probs[span] = (e / e.sum(axis=1, keepdims=True)).ravel()
-        return probs
 
     # -- hooks -----------------------------------------------------------------------------------
     def _propose(self, trial_id: int) -> Config:
-        indices = self._sample_indices(self._rng)
-        if len(self._told_rewards) >= self._space_size:
-            self._asked[trial_id] = indices  # every config told: no draw can be new, so none is reused
-            return self.space.decode(indices)
-        for _ in range(self.reuse_told):
-            known = self._told_rewards.get(tuple(indices))
-            if known is None:
-                break
-            self._learn(indices, known)  # a draw of a config told before: a policy sample whose reward is known
-            self.n_reused += 1
-            indices = self._sample_indices(self._rng)
+        reuse = self.reuse_told if int(self._ints[kernel.I_TOLD]) < self._space_size else 0
+        # every config told: no draw can be new, so none is reused
+        kernel.propose(self._out, self._uniform_rows(reuse + 1), reuse, self._flat, self._m, self._v, self._probs,
+                       self._cdf, self._grads, self._offsets, self._sizes, self._batch_actions,
+                       self._batch_advantages, self._elite_actions, self._elite_rewards, self.samples_per_update,
+                       self._table, self._told_rows, self._told_rewards, self._ints, self._floats)
+        indices = self._out.tolist()
         self._asked[trial_id] = indices
         return self.space.decode(indices)
 
@@ -256,84 +232,76 @@ class ReinforceController(Controller):
 
     def _learn(self, indices: list[int], reward: float) -> None:
         """Eq. 6's sample ``(indices, R - b)`` into the batch, the baseline moved; an update once P are in."""
-        advantage = 0.0 if self.baseline is None else reward - self.baseline
-        self.baseline = reward if self.baseline is None else (
-            self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward)
-        self._batch.append((indices, advantage))
-        if len(self._batch) >= self.samples_per_update:
-            baseline = self.baseline
-            self._batch.extend((list(elite), -negative - baseline) for negative, _, elite in self._elite)
-            self._update()
+        kernel.learn(np.array(indices, dtype=np.int64), float(reward), self._flat, self._m, self._v, self._probs,
+                     self._cdf, self._grads, self._offsets, self._sizes, self._batch_actions, self._batch_advantages,
+                     self._elite_actions, self._elite_rewards, self.samples_per_update, self._ints, self._floats)
 
     def _remember(self, indices: list[int], reward: float) -> None:
-        """Keep ``indices`` among the ``replay_top`` best told results (earliest first on ties)."""
+        """Keep ``indices`` among the ``replay_top`` best told results (earliest first on ties), and as told."""
         if self.replay_top:
+            before = list(self._elite)
             bisect.insort(self._elite, (-reward, self._n_complete, indices))
             del self._elite[self.replay_top:]
+            if self._elite != before:
+                for row, (negative, _, elite) in enumerate(self._elite):
+                    self._elite_actions[row] = elite
+                    self._elite_rewards[row] = -negative
+                self._ints[kernel.I_ELITE] = len(self._elite)
         self._n_complete += 1
-        self._told_rewards.setdefault(tuple(indices), reward)
-
-    def _update(self) -> None:
-        """:func:`reinforce_gradient` then :meth:`Adam.step` (ascending), over the flat arrays (:meth:`_flatten`).
-
-        The batch's gradient in a few array operations, bit for bit the per-sample loop of
-        :func:`reinforce_gradient` (``g[a_i] += A_i`` then ``g -= A_i * p`` for each sample i in order): those
-        steps are the rows of one array, ``+A_i`` at the sample's choices (``+0.0`` elsewhere, which leaves a sum
-        that started at ``+0.0`` unchanged) then ``-(A_i * p)``, and ``np.add.accumulate`` down its rows adds them
-        one at a time in that order (``x - y`` is ``x + (-y)`` exactly)."""
-        probs = self._current_policy()
-        n = len(self._batch)
-        actions = np.array([action for action, _ in self._batch], dtype=np.intp).reshape(n, len(self.logits))
-        advantages = np.array([advantage for _, advantage in self._batch], dtype=float)
-        steps = np.zeros((2 * n + 1, probs.size))
-        steps[2 * np.arange(1, n + 1)[:, None] - 1, self._offsets + actions] = advantages[:, None]
-        steps[2::2] = -(advantages[:, None] * probs)
-        grads = np.add.accumulate(steps, axis=0)[-1]
-        grads = grads * (1.0 / n)
-        if self.entropy_weight:
-            bonus = np.zeros_like(grads)
-            for span, z in zip(self._spans, self.logits, strict=True):
-                bonus[span] = entropy_gradient(z)
-            grads = grads + self.entropy_weight * bonus
-        adam = self._adam
-        adam.t += 1
-        self._m *= adam.beta1
-        self._m += (1 - adam.beta1) * grads
-        self._v *= adam.beta2
-        self._v += (1 - adam.beta2) * grads * grads
-        m_hat = self._m / (1 - adam.beta1 ** adam.t)
-        v_hat = self._v / (1 - adam.beta2 ** adam.t)
-        self._flat += 1.0 * adam.lr * m_hat / (np.sqrt(v_hat) + adam.eps)
-        self._cdfs = self._probs = None
-        self._batch = []
-        self.n_updates += 1
+        told = int(self._ints[kernel.I_TOLD])
+        if told + 1 > len(self._told_rows):
+            self._told_rows = np.concatenate([self._told_rows, np.zeros_like(self._told_rows)])
+            self._told_rewards = np.concatenate([self._told_rewards, np.zeros_like(self._told_rewards)])
+        if 2 * (told + 1) > len(self._table):
+            self._table = np.zeros(2 * len(self._table), dtype=np.int64)
+            kernel.rebuild_table(self._sizes, self._table, self._told_rows, told)
+        kernel.remember(np.array(indices, dtype=np.int64), float(reward), self._sizes, self._table, self._told_rows,
+                        self._told_rewards, self._ints)
 
     def _internal_state(self) -> dict[str, Any]:
-        return {"logits": [z.tolist() for z in self.logits], "adam": self._adam.state_dict(),
+        self._adam.t = int(self._ints[kernel.I_ADAM_T])
+        batch = int(self._ints[kernel.I_BATCH])
+        return {"logits": [z.tolist() for z in self.logits], "adam": self._adam_state(),
                 "baseline": self.baseline, "n_updates": self.n_updates,
                 **({"n_reused": self.n_reused} if self.reuse_told else {}),
-                "batch": [{"actions": a, "advantage": adv} for a, adv in self._batch],
+                "batch": [{"actions": a, "advantage": adv} for a, adv in
+                          zip(self._batch_actions[:batch].tolist(), self._batch_advantages[:batch].tolist(),
+                              strict=True)],
                 "rng": self._generator_state()}
+
+    def _adam_state(self) -> dict[str, Any]:
+        """Adam's state as :meth:`Adam.state_dict` of one array per dimension (the format states have always had)."""
+        return {"t": int(self._ints[kernel.I_ADAM_T]),
+                "m": [self._m[start:start + size].tolist() for start, size in zip(self._offsets, self._sizes,
+                                                                                   strict=True)],
+                "v": [self._v[start:start + size].tolist() for start, size in zip(self._offsets, self._sizes,
+                                                                                   strict=True)]}
 
     def _load_internal_state(self, state: Mapping[str, Any]) -> None:
         logits = [np.asarray(z, dtype=float) for z in state["logits"]]
         if [z.shape for z in logits] != [z.shape for z in self.logits]:
             raise ValueError("REINFORCE logits in the state do not match the space")
-        adam = Adam([z.shape for z in logits], lr=self.lr)
-        adam.load_state_dict(state["adam"])
+        per_dimension = Adam([z.shape for z in logits], lr=self.lr)
+        per_dimension.load_state_dict(state["adam"])
+        adam = Adam([(len(self._flat),)], lr=self.lr)
+        adam.t = per_dimension.t
+        adam.m, adam.v = [np.concatenate(per_dimension.m)], [np.concatenate(per_dimension.v)]
         rng = np.random.default_rng()
         rng.bit_generator.state = dict(state["rng"])
-        self._adam, self.logits = adam, logits
-        self._flatten()
-        self._cdfs = self._probs = None
-        self._uniforms, self._uniforms_used, self._block_state = [], 0, None
-        self._asked = {}  # a restored pending trial is encoded from its config when told
-        self.baseline = None if state["baseline"] is None else float(state["baseline"])
-        self.n_updates = int(state["n_updates"])
-        self._batch = [([int(i) for i in b["actions"]], float(b["advantage"])) for b in state["batch"]]
-        self._rng = rng
-        self._elite, self._n_complete, self._told_rewards = [], 0, {}
-        self.n_reused = int(state.get("n_reused", 0))
+        baseline = None if state["baseline"] is None else float(state["baseline"])
+        batch = [([int(i) for i in b["actions"]], float(b["advantage"])) for b in state["batch"]]
+        if len(batch) >= self.samples_per_update or any(len(a) != len(self._sizes) for a, _ in batch):
+            raise ValueError("REINFORCE batch in the state does not match its options or space")
+        self._install(np.concatenate(logits), adam, rng)
+        self._reset_learning()
+        self._ints[kernel.I_UPDATES] = int(state["n_updates"])
+        self._ints[kernel.I_REUSED] = int(state.get("n_reused", 0))
+        self._ints[kernel.I_HAS_BASELINE] = baseline is not None
+        self._floats[kernel.F_BASELINE] = baseline or 0.0
+        self._ints[kernel.I_BATCH] = len(batch)
+        for row, (actions, advantage) in enumerate(batch):
+            self._batch_actions[row] = actions
+            self._batch_advantages[row] = advantage
         for trial, result in self._history:
             if result.is_complete and result.reward is not None:
                 self._remember(self.space.encode(trial.config), result.reward)

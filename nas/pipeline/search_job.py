@@ -186,7 +186,7 @@ def run_search_job(job: SearchJob, runs_dir: Path, tracker: Any | None, *, resum
                          trial_schedule=job.supernet if space.trains_trials else None, trial_seed=job.seed)
     controllers = controller_host()  # starts while the evaluators load their data and weights
     pool.ready()
-    ray.get(controllers.ready.remote())
+    ray.get(controllers.ready.remote([settings.controller for settings in job.searches]))
     outcomes = []
     optuna_storage = job_storage(job.optuna_storage, folder, job.searches)
     try:

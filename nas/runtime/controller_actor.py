@@ -34,8 +34,11 @@ class ControllerHost:
     def __init__(self) -> None:
         self._controller: Controller | None = None
 
-    def ready(self) -> bool:
-        """Returns once the actor is up (its imports done)."""
+    def ready(self, names: tuple[str, ...] | list[str] = ()) -> bool:
+        """Returns once the actor is up (its imports done) and the controllers ``names`` are prepared
+        (:meth:`Controller.prepare`: REINFORCE loads its compiled kernels)."""
+        for name in dict.fromkeys(names):
+            controller_class(name).prepare()
         return True
 
     def start(self, name: str, space: SearchSpace, seed: int, options: dict[str, Any] | None = None,

@@ -249,6 +249,8 @@ class SearchLoop:
         settings = self.settings
         owned = self.controllers is None
         controller = controller_host() if owned else self.controllers
+        if owned:
+            controller.ready.remote([settings.controller])  # before start, in actor order
         storage = {"url": self.optuna_storage, "study_name": settings.key} if self.optuna_storage else None
         started = controller.start.remote(settings.controller, self.space, settings.seed, settings.options,
                                           checkpoint.controller_state if checkpoint else None, storage)

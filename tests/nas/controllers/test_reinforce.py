@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 
 import numpy as np
 import pytest
 
-from nas.controllers import ReinforceController, TrialResult, reinforce_gradient
+from nas.controllers import Controller, ReinforceController, TrialResult, reinforce_gradient
+from nas.controllers.adam import Adam
 from nas.controllers.policy_gradient import entropy, entropy_gradient, softmax
 from spaces import Config, load_space
 
@@ -116,9 +118,9 @@ def test_a_draw_of_a_told_config_is_learned_from_not_asked_again() -> None:
     assert controller.n_updates == 60 + controller.n_reused  # P = 1: one update per told or reused reward
 
 
-def test_the_stacked_policy_is_softmax_per_dimension_bit_for_bit() -> None:
-    """The controller computes every dimension's softmax as rows of one array per dimension size; its numbers are
-    :func:`softmax`'s exactly, so a search's draws do not depend on it (sizes 1, 2, 4 and 20, logits moved)."""
+def test_the_compiled_policy_is_softmax_per_dimension() -> None:
+    """The kernel's probabilities and CDFs are :func:`softmax` and ``cumsum`` of each dimension's logits (to
+    rounding: libm's ``exp`` and a sequential sum against numpy's), for sizes 1, 2, 4 and 20 with logits moved."""
     space = load_space("benchmarks/space_files/thresholds-only.yaml")
     for s in (SPACE, space):
         controller = ReinforceController(s, seed=0, lr=0.7, samples_per_update=1)
@@ -126,9 +128,11 @@ def test_the_stacked_policy_is_softmax_per_dimension_bit_for_bit() -> None:
         for _ in range(30):
             trial = controller.ask()
             controller.tell(trial.trial_id, TrialResult.complete(float(rng.normal())))
-        stacked = controller._policy()
-        for z, offset in zip(controller.logits, controller._offsets, strict=True):
-            assert np.array_equal(stacked[offset:offset + z.size], softmax(z))
+        assert controller.n_updates > 20 and any(np.ptp(z) > 1 for z in controller.logits)
+        for z, start in zip(controller.logits, controller._offsets, strict=True):
+            probs, cdf = controller._probs[start:start + z.size], controller._cdf[start:start + z.size]
+            np.testing.assert_allclose(probs, softmax(z), rtol=1e-13, atol=1e-300)
+            np.testing.assert_allclose(cdf, np.cumsum(softmax(z)), rtol=1e-13)
 
 
 def test_once_every_config_is_told_an_ask_reuses_nothing() -> None:
@@ -206,26 +210,64 @@ def test_bad_options_raise(options: dict[str, float]) -> None:
         ReinforceController(SPACE, **options)  # type: ignore[arg-type]
 
 
-class _PerDimensionReinforce(ReinforceController):
-    """REINFORCE as first written: one ``rng.random()`` per dimension, the update through
-    :func:`reinforce_gradient` and :meth:`Adam.step` one dimension at a time, configs encoded at tell."""
+class _ReferenceReinforce(Controller):
+    """REINFORCE as first written, in numpy one dimension at a time: ``softmax`` / ``cumsum`` / ``searchsorted`` per
+    dimension with one ``rng.random()`` each, the update through :func:`reinforce_gradient` and :meth:`Adam.step`,
+    told configs in a dict, the elite in a sorted list. The compiled controller must do what this does."""
 
-    def _sample_indices(self, rng):  # type: ignore[no-untyped-def]
-        if self._cdfs is None:
-            self._cdfs = [np.cumsum(softmax(z)).tolist() for z in self.logits]
-        return [min(int(np.searchsorted(cdf, rng.random(), side="right")), len(cdf) - 1) for cdf in self._cdfs]
+    name = "reinforce"
+
+    def __init__(self, space, seed=0, *, lr=0.2, baseline_decay=0.9, entropy_weight=0.0,  # type: ignore[no-untyped-def]
+                 samples_per_update=4, replay_top=4, reuse_told=20) -> None:
+        options = {k: v for k, v in (("replay_top", replay_top), ("reuse_told", reuse_told)) if v}
+        super().__init__(space, seed, lr=lr, baseline_decay=baseline_decay, entropy_weight=entropy_weight,
+                         samples_per_update=samples_per_update, **options)
+        self.decay, self.entropy_weight, self.p, self.top, self.reuse = (baseline_decay, entropy_weight,
+                                                                         samples_per_update, replay_top, reuse_told)
+        self.logits = [np.zeros(d.size) for d in space.dimensions]
+        self.adam = Adam([z.shape for z in self.logits], lr=lr)
+        self.rng = np.random.default_rng(seed)
+        self.baseline: float | None = None
+        self.batch: list[tuple[list[int], float]] = []
+        self.elite: list[tuple[float, int, list[int]]] = []
+        self.told: dict[tuple[int, ...], float] = {}
+        self.n_complete = self.n_updates = self.n_reused = 0
+
+    def draw(self) -> list[int]:
+        cdfs = [np.cumsum(softmax(z)) for z in self.logits]
+        return [min(int(np.searchsorted(cdf, self.rng.random(), side="right")), len(cdf) - 1) for cdf in cdfs]
+
+    def learn(self, indices: list[int], reward: float) -> None:
+        advantage = 0.0 if self.baseline is None else reward - self.baseline
+        self.baseline = reward if self.baseline is None else self.decay * self.baseline + (1 - self.decay) * reward
+        self.batch.append((indices, advantage))
+        if len(self.batch) >= self.p:
+            self.batch += [(list(e), -negative - self.baseline) for negative, _, e in self.elite]
+            grads = reinforce_gradient(self.logits, [a for a, _ in self.batch], [adv for _, adv in self.batch],
+                                       self.entropy_weight)
+            self.adam.step(self.logits, grads, maximize=True)
+            self.batch, self.n_updates = [], self.n_updates + 1
+
+    def _propose(self, trial_id: int) -> Config:
+        indices = self.draw()
+        for _ in range(self.reuse if len(self.told) < self.space.size else 0):
+            known = self.told.get(tuple(indices))
+            if known is None:
+                break
+            self.learn(indices, known)
+            self.n_reused += 1
+            indices = self.draw()
+        return self.space.decode(indices)
 
     def _observe(self, trial, result) -> None:  # type: ignore[no-untyped-def]
-        self._asked.clear()
-        super()._observe(trial, result)
-
-    def _update(self) -> None:
-        grads = reinforce_gradient(self.logits, [a for a, _ in self._batch], [adv for _, adv in self._batch],
-                                   self.entropy_weight)
-        self._adam.step(self.logits, grads, maximize=True)
-        self._cdfs = None
-        self._batch = []
-        self.n_updates += 1
+        if result.is_complete and result.reward is not None:
+            indices = self.space.encode(trial.config)
+            if self.top:
+                bisect.insort(self.elite, (-result.reward, self.n_complete, indices))
+                del self.elite[self.top:]
+            self.n_complete += 1
+            self.told.setdefault(tuple(indices), result.reward)
+            self.learn(indices, result.reward)
 
 
 @pytest.mark.parametrize(("preset", "options"), [("tiny-digits-thresholds", {}),
@@ -234,33 +276,41 @@ class _PerDimensionReinforce(ReinforceController):
                                                  ("benchmarks/space_files/thresholds-only.yaml", {}),
                                                  ("benchmarks/space_files/thresholds-only.yaml",
                                                   {"entropy_weight": 0.01, "replay_top": 0})])
-def test_flat_update_is_bit_for_bit_the_per_dimension_one(preset: str, options: dict[str, float]) -> None:
-    """The update over one flat array (the batch's gradient by one accumulate, one-choice dimensions left out of
-    the softmax) and the uniforms drawn in blocks give exactly the numbers of the per-dimension code: the same
-    configs on every ask, equal logits (``==``, not approximately) and equal states (the generator's included, saved
-    part-way through a block), through failures, several trials out at once, reuse of told configs (the
-    thresholds-only space has 400 configs and one-choice dimensions) and a resume half-way."""
+def test_the_compiled_controller_is_the_per_dimension_numpy_one(preset: str, options: dict[str, float]) -> None:
+    """The compiled draws, updates and told-config lookups (:mod:`nas.controllers.reinforce_kernel`) do what the
+    per-dimension numpy code does: the same configs on every ask, the same counts of updates and reused draws, the
+    same baseline, logits equal to rounding (libm against numpy ``exp``), and the generator's state exactly that of
+    one ``random()`` per dimension and draw (uniforms are drawn in blocks; a state saved part-way through one is
+    the stream's), through failures, several trials out at once, reuse of told configs (the thresholds-only space
+    has 400 configs and one-choice dimensions) and a resume half-way."""
     space = load_space(preset)
-    flat, reference = ReinforceController(space, seed=3, **options), _PerDimensionReinforce(space, seed=3, **options)
+    fast, reference = ReinforceController(space, seed=3, **options), _ReferenceReinforce(space, seed=3, **options)
     rng = np.random.default_rng(0)
     out: list[int] = []
     for step in range(400):
-        a, b = flat.ask(), reference.ask()
+        a, b = fast.ask(), reference.ask()
         assert a.config == b.config, step
         out.append(a.trial_id)
         if len(out) > 4 or step % 5 == 0:
             trial_id = out.pop(0)
             result = TrialResult.failed() if step % 11 == 0 else TrialResult.complete(float(rng.random()))
-            flat.tell(trial_id, result)
+            fast.tell(trial_id, result)
             reference.tell(trial_id, result)
-        if step == 200:
-            state = flat.state_dict()
-            assert state == reference.state_dict()
-            flat = ReinforceController(space, seed=3, **options)
-            flat.load_state_dict(state)
-    assert flat.n_updates > 20
-    assert all(np.array_equal(x, y) for x, y in zip(flat.logits, reference.logits, strict=True))
-    assert flat.state_dict() == reference.state_dict()
+        if step in (200, 399):
+            state = fast.state_dict()
+            assert state["internal"]["rng"] == reference.rng.bit_generator.state
+            assert state["history"] == reference.state_dict()["history"]
+            assert state["internal"]["baseline"] == reference.baseline
+            assert state["internal"]["n_updates"] == reference.n_updates
+            assert state["internal"].get("n_reused", 0) == reference.n_reused
+            assert state["internal"]["batch"] == [{"actions": a, "advantage": adv} for a, adv in reference.batch]
+            for z, y in zip(state["internal"]["logits"], reference.logits, strict=True):
+                np.testing.assert_allclose(z, y, rtol=1e-9, atol=1e-12)
+            resumed = ReinforceController(space, seed=3, **options)
+            resumed.load_state_dict(state)
+            assert resumed.state_dict() == state
+            fast = resumed
+    assert fast.n_updates > 20 and (fast.n_reused > 0) == bool(fast.reuse_told)
 
 
 def test_a_search_saved_under_the_first_defaults_resumes_as_it_ran() -> None:

@@ -61,6 +61,18 @@ def test_host_without_a_controller_says_so(tiny_space) -> None:
     assert ControllerHost().ready() is True
 
 
+def test_ready_prepares_the_named_controllers() -> None:
+    """``ready(names)`` runs each named class's :meth:`Controller.prepare` (REINFORCE loads its compiled kernels)
+    before any search starts; an unknown name fails there, not at the search's first ask."""
+    from nas.controllers.reinforce import ReinforceController
+
+    ReinforceController._prepared = False
+    assert ControllerHost().ready(["reinforce", "random", "reinforce"]) is True
+    assert ReinforceController._prepared is True
+    with pytest.raises(ValueError, match="unknown controller 'no-such-controller'"):
+        ControllerHost().ready(["no-such-controller"])
+
+
 def test_text_calls_tell_packed_results_and_ask_formatted_trials(tiny_space) -> None:
     """``ask_text`` / ``tell_and_ask_text`` (what the search loop calls): the same trials, formatted, as ``ask`` and
     ``tell`` with :class:`TrialResult` objects; a failure stays a failure."""
