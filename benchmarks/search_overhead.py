@@ -9,7 +9,7 @@ val split (144 images, about 20 ms per evaluation).
 
 ``--cheap-trials`` measures the case of issue 14, item 8: the ``space_files/thresholds-only.yaml`` space (structure
 fixed, each IC's exit threshold searched), so every evaluation is an inference-phase knob scored from one cached
-forward pass in about half a millisecond; 160 images, REINFORCE, budget 2,000, ``--trials-per-call 64 auto``,
+forward pass in 0.08-0.33 ms (by machine); 160 images, REINFORCE, budget 2,000, ``--trials-per-call 64 auto``,
 5 rounds. It reports evaluations/s with 1 and 2 workers against the plain loop and the targets: >= 1,000
 evaluations/s with 2 workers, and the runtime within 10 % of the plain loop's throughput (1 worker against one
 plain process: like for like; 2 workers against one plain process is printed too).
