@@ -79,19 +79,19 @@ class EvaluatorWorker:
     def evaluate_many(self, trials: list[tuple[int, dict[str, str]]], budget: Budget) -> dict[str, Any]:
         """:meth:`evaluate` of each ``(trial_id, config_text)`` in order, in one call (Ray's per-call cost paid
         once for all of them); each result keeps its own ``eval_time_s``. Packed for the way back: the metric
-        names once, and per trial ``(trial_id, values, error, eval_time_s)`` with the values in that order (a
-        trial with other metrics keeps its dict); ``nas.runtime.evaluator_pool.unpack_results`` gives back the
-        :meth:`evaluate` dicts."""
-        names: tuple[str, ...] | None = None
+        names once, and per trial ``[trial_id, values, error, eval_time_s]`` with the values in that order (a
+        trial with other metrics keeps its dict), lists throughout (``nas.runtime.controller_actor.PackedResult``
+        says why); ``nas.runtime.evaluator_pool.unpack_results`` gives back the :meth:`evaluate` dicts."""
+        names: list[str] | None = None
         packed = []
         for trial_id, config_text in trials:
             out = self.evaluate(trial_id, config_text, budget)
             metrics = out["metrics"]
             if names is None and metrics:
-                names = tuple(metrics)
-            values = tuple(metrics.values()) if names is not None and tuple(metrics) == names else metrics
-            packed.append((trial_id, values, out["error"], out["eval_time_s"]))
-        return {"worker_id": self.worker_id, "names": names or (), "trials": packed}
+                names = list(metrics)
+            values = list(metrics.values()) if names is not None and list(metrics) == names else metrics
+            packed.append([trial_id, values, out["error"], out["eval_time_s"]])
+        return {"worker_id": self.worker_id, "names": names or [], "trials": packed}
 
     def _parse(self, config_text: dict[str, str]) -> dict[str, Any]:
         """``space.parse(config_text)``, remembered per text (at most ``PARSED_CONFIGS`` of them): a search of cheap

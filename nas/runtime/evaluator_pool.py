@@ -35,7 +35,7 @@ def unpack_results(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """The per-trial result dicts of ``EvaluatorWorker.evaluate`` from what ``evaluate_many`` sends back (metric
     names once, values per trial: a third less to serialise and rebuild than a dict per trial)."""
     names, worker = payload["names"], payload["worker_id"]
-    return [{"trial_id": trial_id, "metrics": dict(zip(names, values, strict=True)) if isinstance(values, tuple)
+    return [{"trial_id": trial_id, "metrics": dict(zip(names, values, strict=True)) if isinstance(values, list)
              else values, "error": error, "eval_time_s": seconds, "worker_id": worker}
             for trial_id, values, error, seconds in payload["trials"]]
 

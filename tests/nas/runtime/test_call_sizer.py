@@ -109,6 +109,9 @@ def test_a_call_of_several_trials_packs_their_results_and_unpacks_to_the_same_di
     monkeypatch.setattr(EvaluatorWorker, "evaluate", evaluate)
     trials = [(trial_id, {"x": str(trial_id)}) for trial_id in outs]
     payload = worker.evaluate_many(trials, None)
-    assert payload["names"] == ("reward", "ee_accuracy", "exit_rate_0")
+    assert payload["names"] == ["reward", "ee_accuracy", "exit_rate_0"]
+    # lists, never tuples: Ray's msgpack serialiser would pickle each tuple on its own (controller_actor.PackedResult)
+    assert all(type(entry) is list for entry in payload["trials"])
+    assert [type(entry[1]) for entry in payload["trials"]] == [list, dict, list, dict]
     assert unpack_results(payload) == [worker.evaluate(t, c, None) for t, c in trials]
     assert unpack_results(worker.evaluate_many(trials[1:2], None))[0]["error"] == "boom"

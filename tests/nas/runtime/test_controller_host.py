@@ -82,13 +82,13 @@ def test_text_calls_tell_packed_results_and_ask_formatted_trials(tiny_space) -> 
     host, plain = ControllerHost(), create_controller("reinforce", tiny_space, seed=2, **options)
     host.start("reinforce", tiny_space, seed=2, options=options)
     asked = host.ask_text(3)
-    assert asked == [(t.trial_id, tiny_space.format(t.config)) for t in (plain.ask() for _ in range(3))]
+    assert asked == [[t.trial_id, tiny_space.format(t.config)] for t in (plain.ask() for _ in range(3))]
     results = [(0, TrialResult.complete(0.2, ee_accuracy=0.2, expected_bops=1e6)), (1, TrialResult.failed("boom")),
                (2, TrialResult.complete(0.9, ee_accuracy=0.8, expected_bops=2e6))]
     after = host.tell_and_ask_text([pack_result(*r) for r in results], 2)
     for trial_id, result in results:
         plain.tell(trial_id, result)
-    assert after == [(t.trial_id, tiny_space.format(t.config)) for t in (plain.ask() for _ in range(2))]
+    assert after == [[t.trial_id, tiny_space.format(t.config)] for t in (plain.ask() for _ in range(2))]
     assert host.state_dict()["history"] == plain.state_dict()["history"]  # results told exactly, failure included
 
 
