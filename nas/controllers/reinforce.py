@@ -127,6 +127,7 @@ class ReinforceController(Controller):
         self._flat, self._m, self._v = flat, adam.m[0], adam.v[0]
         self._adam = adam
         self.logits = [self._flat[start:start + size] for start, size in zip(self._offsets, self._sizes, strict=True)]
+        self._floats = self._floats.copy()
         self._floats[[kernel.F_BETA1, kernel.F_BETA2, kernel.F_EPS]] = adam.beta1, adam.beta2, adam.eps
         self._ints = np.zeros(kernel.N_INTS, dtype=np.int64)
         self._ints[kernel.I_ADAM_T] = adam.t

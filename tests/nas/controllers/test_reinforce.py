@@ -335,3 +335,28 @@ def test_a_search_saved_under_the_first_defaults_resumes_as_it_ran() -> None:
         first.tell(a.trial_id, TrialResult(reward=reward))
         resumed.tell(b.trial_id, TrialResult(reward=reward))
     assert resumed.state_dict() == first.state_dict()
+
+
+def test_a_load_that_fails_part_way_leaves_the_compiled_state_as_it_was() -> None:
+    """A state that fails after the new logits are installed (``n_updates`` not a number) raises and leaves every
+    array the kernel reads as it was: the same state and the same next asks as an untouched twin."""
+    controller, twin = ReinforceController(SPACE, seed=5), ReinforceController(SPACE, seed=5)
+    for step in range(30):
+        for c in (controller, twin):
+            trial = c.ask()
+            c.tell(trial.trial_id, TrialResult.complete(0.1 * (step % 4)))
+    other = ReinforceController(SPACE, seed=5, lr=0.2)
+    for step in range(7):
+        trial = other.ask()
+        other.tell(trial.trial_id, TrialResult.complete(1.0 - 0.1 * step))
+    broken = other.state_dict()
+    broken["internal"]["n_updates"] = "many"
+    with pytest.raises(ValueError):
+        controller.load_state_dict(broken)
+    assert controller.state_dict() == twin.state_dict()
+    for _ in range(20):
+        a, b = controller.ask(), twin.ask()
+        assert a.config == b.config
+        controller.tell(a.trial_id, TrialResult.complete(0.5))
+        twin.tell(b.trial_id, TrialResult.complete(0.5))
+    assert controller.state_dict() == twin.state_dict()
