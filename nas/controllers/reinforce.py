@@ -228,25 +228,26 @@ class ReinforceController(Controller):
         if not result.is_complete or result.reward is None:
             return
         indices = indices if indices is not None else self.space.encode(trial.config)
-        self._remember(indices, result.reward)
-        self._learn(indices, result.reward)
+        row = np.array(indices, dtype=np.int64)
+        self._remember(indices, result.reward, row)
+        self._learn(row, result.reward)
 
-    def _learn(self, indices: list[int], reward: float) -> None:
+    def _learn(self, row: np.ndarray, reward: float) -> None:
         """Eq. 6's sample ``(indices, R - b)`` into the batch, the baseline moved; an update once P are in."""
-        kernel.learn(np.array(indices, dtype=np.int64), float(reward), self._flat, self._m, self._v, self._probs,
+        kernel.learn(row, float(reward), self._flat, self._m, self._v, self._probs,
                      self._cdf, self._grads, self._offsets, self._sizes, self._batch_actions, self._batch_advantages,
                      self._elite_actions, self._elite_rewards, self.samples_per_update, self._ints, self._floats)
 
-    def _remember(self, indices: list[int], reward: float) -> None:
+    def _remember(self, indices: list[int], reward: float, row: np.ndarray | None = None) -> None:
         """Keep ``indices`` among the ``replay_top`` best told results (earliest first on ties), and as told."""
         if self.replay_top:
             before = list(self._elite)
             bisect.insort(self._elite, (-reward, self._n_complete, indices))
             del self._elite[self.replay_top:]
             if self._elite != before:
-                for row, (negative, _, elite) in enumerate(self._elite):
-                    self._elite_actions[row] = elite
-                    self._elite_rewards[row] = -negative
+                for position, (negative, _, elite) in enumerate(self._elite):
+                    self._elite_actions[position] = elite
+                    self._elite_rewards[position] = -negative
                 self._ints[kernel.I_ELITE] = len(self._elite)
         self._n_complete += 1
         told = int(self._ints[kernel.I_TOLD])
@@ -256,11 +257,11 @@ class ReinforceController(Controller):
         if 2 * (told + 1) > len(self._table):
             self._table = np.zeros(2 * len(self._table), dtype=np.int64)
             kernel.rebuild_table(self._sizes, self._table, self._told_rows, told)
-        kernel.remember(np.array(indices, dtype=np.int64), float(reward), self._sizes, self._table, self._told_rows,
+        row = np.array(indices, dtype=np.int64) if row is None else row
+        kernel.remember(row, float(reward), self._sizes, self._table, self._told_rows,
                         self._told_rewards, self._ints)
 
     def _internal_state(self) -> dict[str, Any]:
-        self._adam.t = int(self._ints[kernel.I_ADAM_T])
         batch = int(self._ints[kernel.I_BATCH])
         return {"logits": [z.tolist() for z in self.logits], "adam": self._adam_state(),
                 "baseline": self.baseline, "n_updates": self.n_updates,
