@@ -75,7 +75,13 @@ class SearchSpace:
     # -- dimensions ------------------------------------------------------------------------------
     @property
     def dimensions(self) -> tuple[Dimension[Any], ...]:
-        return (*self.bit_dimensions, *self.exit_dimensions, *self.knob_dimensions)
+        """Bits, exits, then knobs (made once: every trial's validate, format and row reads them)."""
+        dimensions = self.__dict__.get("_dimensions")
+        if dimensions is None:
+            dimensions = (*self.bit_dimensions, *self.exit_dimensions, *self.knob_dimensions)
+            object.__setattr__(self, "_dimensions", dimensions)
+            object.__setattr__(self, "_labels", tuple(d.label for d in dimensions))
+        return dimensions
 
     @property
     def structural_labels(self) -> tuple[str, ...]:
@@ -112,7 +118,11 @@ class SearchSpace:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return tuple(d.label for d in self.dimensions)
+        labels = self.__dict__.get("_labels")
+        if labels is None:
+            self.dimensions  # noqa: B018 (makes both)
+            labels = self.__dict__["_labels"]
+        return labels
 
     def dimension(self, label: str) -> Dimension[Any]:
         for dim in self.dimensions:

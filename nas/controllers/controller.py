@@ -66,7 +66,10 @@ class Controller(ABC):
         """The ``state_dict`` entries of the first told trials, made once each: the history only grows, and a
         checkpoint of a long search would otherwise format every told config again each time."""
         self._history_json: list[str] = []
-        """The same entries as JSON text (:meth:`state_json`)."""
+        """The same entries as JSON text (:meth:`state_json`), in chunks of one or more comma-joined entries."""
+        self._texts: dict[int, dict[str, str]] = {}
+        """The text form of an outstanding trial's config once :meth:`config_text` has made it: its history entry
+        reuses it."""
         self._told: set[int] = set()
         self._best: tuple[Trial, float] | None = None
 
@@ -119,8 +122,15 @@ class Controller(ABC):
         del self._pending[trial_id]
         self._told.add(trial_id)
         self._history.append((trial, result))
-        self._history_entries()  # its state_dict entry now, so that a checkpoint needs none made at once
         self._consider_best(trial, result)
+
+    def config_text(self, trial: Trial) -> dict[str, str]:
+        """``space.format(trial.config)`` of an asked trial, made once: its history entry (and a checkpoint's
+        pending list) reuse it. The caller gets its own dict."""
+        text = self._texts.get(trial.trial_id)
+        if text is None:
+            text = self._texts[trial.trial_id] = self.space.format(trial.config)
+        return dict(text)
 
     def _consider_best(self, trial: Trial, result: TrialResult) -> None:
         if result.reward is not None and (self._best is None or result.reward > self._best[1]):
@@ -184,7 +194,7 @@ class Controller(ABC):
             "seed": self.seed,
             "options": self.options,
             "next_trial_id": self._next_trial_id,
-            "pending": [{"trial_id": t.trial_id, "config": self.space.format(t.config)}
+            "pending": [{"trial_id": t.trial_id, "config": self._texts.get(t.trial_id) or self.space.format(t.config)}
                         for t in sorted(self._pending.values(), key=lambda t: t.trial_id)],
             "history": [],
             "internal": self._internal_state(),
@@ -192,18 +202,25 @@ class Controller(ABC):
         return plain_json(state, f"state of controller {self.name!r}")
 
     def _history_entries(self) -> list[dict[str, Any]]:
-        """``{"trial_id", "config" (text), "result"}`` of every told trial, in tell order (each entry made once:
-        :attr:`_history_state`). Plain JSON as made: an int, texts and ``TrialResult.to_dict`` (finite floats)."""
+        """``{"trial_id", "config" (text), "result"}`` of every told trial, in tell order, each made once
+        (:attr:`_history_state`) when a state is first asked for after its tell, and the new ones encoded as JSON
+        in one call (:attr:`_history_json`): per tell, this would be a few per cent of a cheap trial's time. Plain
+        JSON as made: an int, texts and ``TrialResult.to_dict`` (finite floats)."""
         cache = getattr(self, "_history_state", None)
         if cache is None or len(cache) > len(self._history) or (
                 cache and cache[-1]["trial_id"] != self._history[len(cache) - 1][0].trial_id):
             cache = self._history_state = []
             self._history_json = []
+        if len(cache) == len(self._history):
+            return cache
+        texts, space = self._texts, self.space
+        new = []
         for trial, result in self._history[len(cache):]:
-            entry = {"trial_id": int(trial.trial_id), "config": self.space.format(trial.config),
-                     "result": result.to_dict()}
-            cache.append(entry)
-            self._history_json.append(json.dumps(entry, **STATE_JSON))
+            text = texts.pop(trial.trial_id, None)
+            new.append({"trial_id": int(trial.trial_id), "config": text if text is not None else
+                        space.format(trial.config), "result": result.to_dict()})
+        cache.extend(new)
+        self._history_json.append(json.dumps(new, **STATE_JSON)[1:-1])
         return cache
 
     @classmethod
@@ -252,7 +269,7 @@ class Controller(ABC):
         self.seed = int(state["seed"])
         self._next_trial_id = int(state["next_trial_id"])
         self._history = history
-        self._history_state, self._history_json = [], []
+        self._history_state, self._history_json, self._texts = [], [], {}
         self._told = {t.trial_id for t, _ in history}
         self._pending = pending if self.keeps_pending_on_resume else {}
         self._best = None

@@ -88,11 +88,12 @@ class ControllerHost:
         return self.ask(n)
 
     def ask_text(self, n: int = 1) -> list[list[Any]]:
-        """:meth:`ask` as ``[trial_id, config text]`` pairs, what the search loop sends and records. Formatted here,
-        where the configs are the space's own choice objects (the fast path of ``Dimension.validate``), and
-        lighter to send than :class:`Trial` objects (lists: :data:`PackedResult`)."""
-        space = self.controller.space
-        return [[trial.trial_id, space.format(trial.config)] for trial in self.ask(n)]
+        """:meth:`ask` as ``[trial_id, config text]`` pairs, what the search loop sends and records. Formatted here
+        (``Controller.config_text``: once per trial, its history entry reuses it), where the configs are the space's
+        own choice objects (the fast path of ``Dimension.validate``), and lighter to send than :class:`Trial`
+        objects (lists: :data:`PackedResult`)."""
+        controller = self.controller
+        return [[trial.trial_id, controller.config_text(trial)] for trial in self.ask(n)]
 
     def tell_and_ask_text(self, results: list[PackedResult], n: int) -> list[list[Any]]:
         """Tell ``results`` (:func:`pack_result` each) in order, then :meth:`ask_text` ``n``: one round trip per

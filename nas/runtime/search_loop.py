@@ -211,6 +211,9 @@ class SearchLoop:
         """The sizes of this search's evaluator calls, once :meth:`run` has started it."""
         self.extra_metrics = method_metric_columns(space)
         """The method's own metrics (``MethodSpec.metrics``): Parquet columns and MLflow steps beside the canonical."""
+        self._row_metrics = ("ee_accuracy", "expected_bops", "inference_bops", "failure_bops", "static_bops",
+                             *(f"exit_rate_{i}" for i in range(space.num_exits)), *self.extra_metrics)
+        """The metrics a row copies from an evaluation besides ``reward`` (made once: a row per trial)."""
 
     # -- set-up ----------------------------------------------------------------------------------
     def _restore(self) -> tuple[SearchCheckpoint | None, Trajectory]:
@@ -447,19 +450,15 @@ class SearchLoop:
     def _row(self, index: int, trial_id: int, config_text: dict[str, str], out: dict[str, Any], result: TrialResult,
              best: float | None, wall: float, attempts: int = 1) -> dict[str, Any]:
         m = out["metrics"]
+        complete = result.is_complete
         row: dict[str, Any] = {"eval_index": index, "trial_id": trial_id, "controller": self.settings.controller,
                                "seed": self.settings.seed, "tradeoff": self.budget.tradeoff,
-                               "state": "complete" if result.is_complete else "failed", **config_text,
+                               "state": "complete" if complete else "failed", **config_text,
                                "best_reward": best, "wall_time_s": wall, "eval_time_s": out.get("eval_time_s"),
                                "worker_id": out.get("worker_id"), "attempts": attempts,
-                               "error": None if result.is_complete else result.reason}
-        for key in ("reward", "ee_accuracy", "expected_bops", "inference_bops", "failure_bops", "static_bops"):
-            value = m.get(key)
-            row[key] = value if result.is_complete or key != "reward" else None
-        for i in range(self.space.num_exits):
-            row[f"exit_rate_{i}"] = m.get(f"exit_rate_{i}")
-        for name in self.extra_metrics:
-            row[name] = m.get(name)
+                               "error": None if complete else result.reason,
+                               "reward": m.get("reward") if complete else None}
+        row.update(zip(self._row_metrics, map(m.get, self._row_metrics), strict=True))
         return row
 
     def _outcome(self, trajectory: Trajectory, child: str | None, policy: Config | None,

@@ -94,6 +94,10 @@ def typed_values(space: SearchSpace) -> dict[str, dict[str, dict[str, float]]]:
     return table
 
 
+TYPED_CONFIGS = 4096
+"""Configs whose typed columns a :class:`Trajectory` remembers."""
+
+
 class Trajectory:
     """Rows of one search, kept in memory and flushed atomically to a Parquet file.
 
@@ -106,6 +110,10 @@ class Trajectory:
         self._names = tuple(self.schema.names)
         self._known = frozenset(self._names)
         self._typed = tuple(typed_values(space).items())
+        self._typed_labels = tuple(label for label, _ in self._typed)
+        self._typed_of: dict[tuple[Any, ...], dict[str, Any]] = {}
+        """The typed columns of a config's texts (one dict per config, at most :data:`TYPED_CONFIGS`): a search
+        of cheap trials adds many rows of the same configs."""
         self.rows: list[dict[str, Any]] = [self._complete({k: v for k, v in r.items() if k in self._known})
                                            for r in rows]
         self._converted: tuple[int, dict[str, Any], dict[str, Any], pa.Table] | None = None
@@ -117,10 +125,18 @@ class Trajectory:
         full.update(row)
         if full[SEARCH_COLUMN] is None:
             full[SEARCH_COLUMN] = self.search
-        for label, values in self._typed:
-            typed = values.get(full[label])
-            if typed is not None:
-                full.update(typed)
+        texts = tuple(map(full.get, self._typed_labels))
+        typed = self._typed_of.get(texts)
+        if typed is None:
+            typed = {}
+            for (_, values), text in zip(self._typed, texts, strict=True):
+                columns = values.get(text)
+                if columns is not None:
+                    typed.update(columns)
+            if len(self._typed_of) >= TYPED_CONFIGS:
+                self._typed_of.clear()
+            self._typed_of[texts] = typed
+        full.update(typed)
         return full
 
     def append(self, row: Mapping[str, Any]) -> None:

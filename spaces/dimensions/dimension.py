@@ -63,6 +63,9 @@ class Dimension(ABC, Generic[V]):
 
     def validate(self, value: Any) -> V:
         """Return the canonical choice equal to ``value`` (a choice or its text form), else raise."""
+        index = self._identity.get(id(value))  # :meth:`index`'s first fast path, without the call
+        if index is not None and self._choices[index] is value:
+            return value
         return self._choices[self.index(value)]
 
     def index(self, value: Any) -> int:
@@ -89,6 +92,9 @@ class Dimension(ABC, Generic[V]):
 
     def text(self, value: Any) -> str:
         """``format(validate(value))``: the text of the canonical choice equal to ``value``."""
+        index = self._identity.get(id(value))
+        if index is not None and self._choices[index] is value:
+            return self._texts[index]
         return self._texts[self.index(value)]
 
     def _key(self, value: Any) -> str:
@@ -110,6 +116,8 @@ class Dimension(ABC, Generic[V]):
         return self.index(value)
 
     def decode(self, index: int) -> V:
+        if type(index) is int and 0 <= index < len(self._choices):  # the common case, without the conversions
+            return self._choices[index]
         if not 0 <= int(index) < len(self._choices):
             raise SpaceError(f"index {index} out of range [0, {len(self._choices)})", field=self.label)
         return self._choices[int(index)]

@@ -171,6 +171,31 @@ def test_state_json_is_the_state_dict_as_a_checkpoint_writes_it(name: str) -> No
     assert json.loads(restored.state_json())["history"] == json.loads(controller.state_json())["history"]
 
 
+def test_config_text_is_made_once_and_the_state_keeps_its_own(name: str) -> None:
+    """``config_text`` (what the controller host sends) is ``space.format`` of the config; the caller's copy is its
+    own (changing it changes no checkpoint), and a state built in chunks over several checkpoints, with texts made
+    for some trials and not others, is the state a fresh JSON encoding gives."""
+    from nas.controllers.controller import STATE_JSON
+
+    controller = create_controller(name, SPACE, seed=6)
+    texts = {}
+    for round_index in range(3):
+        trials = [controller.ask() for _ in range(4)]
+        for trial in trials[::2]:  # half the trials' texts made, as the host makes them
+            text = controller.config_text(trial)
+            assert text == SPACE.format(trial.config) == controller.config_text(trial)
+            texts[trial.trial_id] = dict(text)
+            text[SPACE.labels[0]] = "scribbled"
+        pending = {p["trial_id"]: p["config"] for p in controller.state_dict()["pending"]}
+        assert all(pending[t] == texts[t] for t in texts if t in pending)
+        for trial in trials[:3]:
+            controller.tell(trial.trial_id, synthetic_result(trial.config))
+        assert controller.state_json() == json.dumps(controller.state_dict(), **STATE_JSON), round_index
+    history = controller.state_dict()["history"]
+    assert history == _history_from_scratch(controller) and len(history) == 9
+    assert all(h["config"] == texts[h["trial_id"]] for h in history if h["trial_id"] in texts)
+
+
 def test_resume_continues(name: str) -> None:
     original, outstanding = _half_told(name)
     state: dict[str, Any] = json.loads(json.dumps(original.state_dict()))

@@ -134,3 +134,26 @@ def test_table_converts_only_new_rows_and_equals_a_fresh_conversion(tiny_space: 
         trajectory.append(row)
     trajectory.write(tmp_path / "t.parquet")
     assert pq.read_table(tmp_path / "t.parquet").equals(fresh())
+
+
+def test_rows_of_a_repeated_config_get_their_own_typed_columns(tiny_space: SearchSpace,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The typed columns of a config's texts are made once and copied into each row: every row equals one made
+    from scratch (``typed_values``), a row changed afterwards changes no other, and a full memo starts over."""
+    from nas.tracking import trajectory as module
+
+    monkeypatch.setattr(module, "TYPED_CONFIGS", 3)
+    rows = _rows(tiny_space, 4, seed=3)
+    repeated = [*rows, *({**row, "eval_index": 4 + i, "trial_id": 4 + i} for i, row in enumerate(rows))]
+    trajectory = Trajectory(tiny_space)
+    for row in repeated:
+        trajectory.append(row)
+    table = module.typed_values(tiny_space)
+    for row, full in zip(repeated, trajectory.rows, strict=True):
+        for label, values in table.items():
+            assert {k: full[k] for k in values[row[label]]} == values[row[label]]
+    first = next(name for name in trajectory.rows[0] if name.endswith(".w"))
+    before = trajectory.rows[4][first]
+    trajectory.rows[0][first] = -1
+    assert trajectory.rows[4][first] == before != -1
+    assert len(trajectory._typed_of) <= 3
