@@ -63,18 +63,21 @@ class EvaluatorWorker:
     def evaluate(self, trial_id: int, config_text: dict[str, str], budget: Budget) -> dict[str, Any]:
         """Never raises for a bad evaluation: NaN or an exception becomes ``error`` (a failed trial)."""
         start = time.perf_counter()
+        metrics, error = self._score(config_text, budget)
+        return {"trial_id": trial_id, "metrics": metrics, "error": error,
+                "eval_time_s": time.perf_counter() - start, "worker_id": self.worker_id}
+
+    def _score(self, config_text: dict[str, str], budget: Budget) -> tuple[dict[str, float], str | None]:
+        """``(metrics, error)`` of one config; ``error`` ``None`` for a finite evaluation."""
         try:
             result = self.evaluator.evaluate(self._parse(config_text), budget)
             metrics = result.metrics()
             error = None if result.finite else "non-finite evaluation (NaN/inf)"
         except Exception as exc:
-            metrics = {}
-            error = f"{type(exc).__name__}: {exc}".splitlines()[0] + "\n" + traceback.format_exc(limit=3)
-        if error is None and not all(math.isfinite(v) for v in metrics.values() if v is not None):
+            return {}, f"{type(exc).__name__}: {exc}".splitlines()[0] + "\n" + traceback.format_exc(limit=3)
+        if error is None and not _all_finite(metrics.values()):
             error = "non-finite evaluation (NaN/inf)"
-        return {"trial_id": trial_id, "metrics": metrics, "error": error,
-                "eval_time_s": time.perf_counter() - start, "worker_id": self.worker_id}
-
+        return metrics, error
 
     def evaluate_many(self, trials: list[tuple[int, dict[str, str]]], budget: Budget) -> dict[str, Any]:
         """:meth:`evaluate` of each ``(trial_id, config_text)`` in order, in one call (Ray's per-call cost paid
@@ -84,13 +87,15 @@ class EvaluatorWorker:
         says why); ``nas.runtime.evaluator_pool.unpack_results`` gives back the :meth:`evaluate` dicts."""
         names: list[str] | None = None
         packed = []
+        clock, score = time.perf_counter, self._score
         for trial_id, config_text in trials:
-            out = self.evaluate(trial_id, config_text, budget)
-            metrics = out["metrics"]
+            start = clock()
+            metrics, error = score(config_text, budget)
+            elapsed = clock() - start
             if names is None and metrics:
                 names = list(metrics)
             values = list(metrics.values()) if names is not None and list(metrics) == names else metrics
-            packed.append([trial_id, values, out["error"], out["eval_time_s"]])
+            packed.append([trial_id, values, error, elapsed])
         return {"worker_id": self.worker_id, "names": names or [], "trials": packed}
 
     def _parse(self, config_text: dict[str, str]) -> dict[str, Any]:
@@ -108,6 +113,11 @@ class EvaluatorWorker:
                 memo.clear()
             memo[key] = config
         return dict(config)  # the evaluator gets its own dict, as from parse
+
+
+def _all_finite(values: Any) -> bool:
+    """Every value ``None`` or a finite float."""
+    return all(v is None or math.isfinite(v) for v in values)
 
 
 def evaluator_actor_class(num_cpus: float = 1, num_gpus: float = 0) -> Any:

@@ -102,16 +102,20 @@ def test_a_call_of_several_trials_packs_their_results_and_unpacks_to_the_same_di
     worker = EvaluatorWorker.__new__(EvaluatorWorker)
     worker.worker_id = "host/node/1"
 
-    def evaluate(self, trial_id, config_text, budget):  # type: ignore[no-untyped-def]
-        return {"trial_id": trial_id, "metrics": dict(outs[trial_id]), "error": None if outs[trial_id] else "boom",
-                "eval_time_s": 0.001 * (trial_id + 1), "worker_id": self.worker_id}
+    def score(self, config_text, budget):  # type: ignore[no-untyped-def]
+        trial_id = int(config_text["x"])
+        return dict(outs[trial_id]), None if outs[trial_id] else "boom"
 
-    monkeypatch.setattr(EvaluatorWorker, "evaluate", evaluate)
+    monkeypatch.setattr(EvaluatorWorker, "_score", score)
     trials = [(trial_id, {"x": str(trial_id)}) for trial_id in outs]
     payload = worker.evaluate_many(trials, None)
     assert payload["names"] == ["reward", "ee_accuracy", "exit_rate_0"]
     # lists, never tuples: Ray's msgpack serialiser would pickle each tuple on its own (controller_actor.PackedResult)
     assert all(type(entry) is list for entry in payload["trials"])
     assert [type(entry[1]) for entry in payload["trials"]] == [list, dict, list, dict]
-    assert unpack_results(payload) == [worker.evaluate(t, c, None) for t, c in trials]
+    unpacked = unpack_results(payload)
+    assert all(type(out.pop("eval_time_s")) is float for out in unpacked)  # each trial timed on its own
+    singles = [worker.evaluate(t, c, None) for t, c in trials]
+    assert all(out.pop("eval_time_s") >= 0 for out in singles)
+    assert unpacked == singles
     assert unpack_results(worker.evaluate_many(trials[1:2], None))[0]["error"] == "boom"
