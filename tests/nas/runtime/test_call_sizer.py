@@ -119,3 +119,40 @@ def test_a_call_of_several_trials_packs_their_results_and_unpacks_to_the_same_di
     assert all(out.pop("eval_time_s") >= 0 for out in singles)
     assert unpacked == singles
     assert unpack_results(worker.evaluate_many(trials[1:2], None))[0]["error"] == "boom"
+
+
+def test_a_bad_evaluation_in_a_call_fails_that_trial_alone(tiny_space) -> None:
+    """An exception, a non-finite canonical metric and a non-finite other metric each make their own trial failed
+    with an error naming it; the trials around them keep their metrics."""
+    import random
+
+    from nas.runtime.evaluator_actor import EvaluatorWorker
+    from nas.runtime.evaluator_pool import unpack_results
+
+    rng = random.Random(1)
+    texts = [tiny_space.format(tiny_space.sample(rng)) for _ in range(4)]
+
+    class Result:
+        def __init__(self, reward: float, other: float) -> None:
+            self.reward, self.other = reward, other
+            self.finite = reward == reward
+
+        def metrics(self) -> dict[str, float]:
+            return {"reward": self.reward, "other": self.other}
+
+    outcomes = [Result(0.5, 1.0), RuntimeError("out of memory"), Result(float("nan"), 1.0), Result(0.4, float("inf"))]
+
+    class Evaluator:
+        def evaluate(self, config, budget):  # type: ignore[no-untyped-def]
+            outcome = outcomes[texts.index(tiny_space.format(config))]
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+
+    worker = EvaluatorWorker.__new__(EvaluatorWorker)
+    worker.space, worker.evaluator, worker.worker_id = tiny_space, Evaluator(), "w"
+    outs = unpack_results(worker.evaluate_many([[i, text] for i, text in enumerate(texts)], tiny_space.budget))
+    assert [o["error"] is None for o in outs] == [True, False, False, False]
+    assert outs[0]["metrics"] == {"reward": 0.5, "other": 1.0}
+    assert outs[1]["error"].startswith("RuntimeError: out of memory\n") and outs[1]["metrics"] == {}
+    assert outs[2]["error"] == outs[3]["error"] == "non-finite evaluation (NaN/inf)"
