@@ -124,6 +124,11 @@ class Controller(ABC):
         self._history.append((trial, result))
         self._consider_best(trial, result)
 
+    def prepare_state(self) -> None:
+        """Make the state entries of the trials told since the last state now (a search loop calls this while its
+        evaluators score, so that the checkpoint at the search's end has few to make). Changes no state."""
+        self._history_entries()
+
     def config_text(self, trial: Trial) -> dict[str, str]:
         """``space.format(trial.config)`` of an asked trial, made once: its history entry (and a checkpoint's
         pending list) reuse it. The caller gets its own dict."""

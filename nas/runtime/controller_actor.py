@@ -105,6 +105,10 @@ class ControllerHost:
     def state_dict(self) -> dict[str, Any]:
         return self.controller.state_dict()
 
+    def prepare_state(self) -> None:
+        """``Controller.prepare_state``: the next state's history entries made now."""
+        self.controller.prepare_state()
+
     def state_json(self) -> str:
         """:meth:`state_dict` as the JSON text a checkpoint holds (``Controller.state_json``): one string to send,
         and nothing for the driver to encode again."""

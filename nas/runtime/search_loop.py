@@ -56,6 +56,9 @@ checkpoints the same way). With fast evaluations this, not ``checkpoint_every``,
 TABLE_EVERY = 512
 """New trajectory rows converted to Arrow between checkpoints, so that a checkpoint (the final one above all)
 converts few rows on the critical path (``Trajectory.table`` converts only rows added since its last call)."""
+STATE_EVERY = 512
+"""Told trials after which the controller makes their checkpoint entries (``ControllerHost.prepare_state``, a call
+not waited for) between checkpoints, for the same reason: the final state then has few to make."""
 
 AUTO = "auto"
 """``SearchSettings.trials_per_call``: size each evaluator call from the measured evaluation time."""
@@ -341,6 +344,7 @@ class SearchLoop:
         # every ``metrics.seconds``), so MLflow never holds a step that a resumed search would log again.
         metrics = MetricBuffer(self.tracker, child, hold=True) if self.tracker is not None and child else None
         next_save = (told + settings.checkpoint_every, 0.0)  # (evaluations, time) before the next checkpoint
+        prepared = told  # told trials whose state entries the controller was last asked to make
 
         def save(finished: bool = False, timeout: float | None = None) -> None:
             pending = [{"trial_id": t, "config": c} for trials in in_flight.values() for t, c in trials]
@@ -411,6 +415,9 @@ class SearchLoop:
                         index += 1
                     if len(trajectory) - trajectory.converted >= TABLE_EVERY:  # while the worker evaluates
                         trajectory.table()
+                    if told - prepared >= STATE_EVERY:  # in actor order, after the tells; its reply never awaited
+                        controller.prepare_state.remote()
+                        prepared = told
                     if self.progress is not None:
                         self.progress(told, settings.budget, best)
                     due = told >= next_save[0] and time.perf_counter() >= next_save[1]

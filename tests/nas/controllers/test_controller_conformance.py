@@ -196,6 +196,21 @@ def test_config_text_is_made_once_and_the_state_keeps_its_own(name: str) -> None
     assert all(h["config"] == texts[h["trial_id"]] for h in history if h["trial_id"] in texts)
 
 
+def test_prepare_state_changes_no_state_nor_what_is_asked_next(name: str) -> None:
+    """``prepare_state`` (called by a search loop between checkpoints) only makes entries early: a twin that never
+    calls it has the same state text and asks the same configs."""
+    prepared, twin = create_controller(name, SPACE, seed=7), create_controller(name, SPACE, seed=7)
+    for round_index in range(3):
+        for controller in (prepared, twin):
+            for _ in range(3):
+                trial = controller.ask()
+                controller.tell(trial.trial_id, synthetic_result(trial.config))
+        prepared.prepare_state()
+        prepared.prepare_state()  # twice: nothing new the second time
+        assert prepared.state_json() == twin.state_json(), round_index
+    assert prepared.ask().config == twin.ask().config
+
+
 def test_resume_continues(name: str) -> None:
     original, outstanding = _half_told(name)
     state: dict[str, Any] = json.loads(json.dumps(original.state_dict()))
