@@ -39,16 +39,25 @@ def _per_exit_accuracy(space: SearchSpace, data: DataSpec, state: dict, paths: i
 @pytest.mark.slow
 def test_default_schedule_gives_exits_that_improve_with_depth(tiny_space: SearchSpace) -> None:
     """Issue: independent candidate starts left the final exit the worst (0.97 / 0.96 / 0.83 training
-    accuracy); with FP pre-training the final classifier is at least as good as the ICs, within 1 point."""
+    accuracy); after the default schedule each exit's accuracy is non-decreasing with depth within 1 point.
+
+    The accuracy of an exit is the mean over seeds 0-2. One seed is not enough on this tiny config: its exits sit
+    within a point of each other (98.1 / 97.9 / 97.7 % over seeds 0-9), and seed 0 alone dips 1.01 points from the
+    first exit to the second with AVX-512 kernels but not with AVX2. The mean of three seeds tests the claim, not
+    one draw of the kernels' rounding.
+    """
     job = SearchJob("tiny-digits", [])
     data = DataSpec("digits", None, 0, {})
-    torch.manual_seed(0)
-    out = train_supernet_state(tiny_space, data, job.supernet, 0, 2, verbose=False, init=job.init,
-                               pretrain=job.pretrain)
-    assert out["pretrained"] is not None and len(out["pretrain_epochs"]) == job.pretrain.epochs
-    accuracy = _per_exit_accuracy(tiny_space, data, out["state"])
-    assert all(deeper >= shallower - 0.01 for shallower, deeper in itertools.pairwise(accuracy)), accuracy
-    assert accuracy[-1] > 0.9, accuracy
+    per_seed = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        out = train_supernet_state(tiny_space, data, job.supernet, seed, 2, verbose=False, init=job.init,
+                                   pretrain=job.pretrain)
+        assert out["pretrained"] is not None and len(out["pretrain_epochs"]) == job.pretrain.epochs
+        per_seed.append(_per_exit_accuracy(tiny_space, data, out["state"]))
+    accuracy = [sum(column) / len(per_seed) for column in zip(*per_seed, strict=True)]
+    assert all(deeper >= shallower - 0.01 for shallower, deeper in itertools.pairwise(accuracy)), per_seed
+    assert accuracy[-1] > 0.9, per_seed
 
 
 @pytest.mark.slow
