@@ -169,7 +169,8 @@ def one_search(space: Any, data: Any, state: Any, workers: int, settings: Any, f
 
 def _plain_evaluator(space_source: str, data: Any, state: Any) -> tuple[Any, Any]:
     """The space and a ``ConfigEvaluator`` of the val split, in a process set up as an evaluator actor is
-    (:func:`prepare_worker_process`, one torch thread)."""
+    (:func:`prepare_worker_process`, one torch thread; :func:`freeze_long_lived_objects` once it is loaded)."""
+    from nas.runtime.long_lived_objects import freeze_long_lived_objects
     from spaces import load_space
     from trainers.data import materialize
     from trainers.evaluation import ConfigEvaluator
@@ -181,7 +182,9 @@ def _plain_evaluator(space_source: str, data: Any, state: Any) -> tuple[Any, Any
     net = build_supernet(space)
     net.load_state_dict(state)
     inputs, labels = materialize(data.load().val)
-    return space, ConfigEvaluator(space, net, inputs, labels)
+    evaluator = ConfigEvaluator(space, net, inputs, labels)
+    freeze_long_lived_objects()
+    return space, evaluator
 
 
 def _plain_process(space_source: str, data: Any, state: Any, configs: list[dict[str, str]], ready: Any, go: Any,

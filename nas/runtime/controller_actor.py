@@ -12,6 +12,7 @@ from typing import Any
 
 from nas.controllers import Controller, Trial, TrialResult, controller_class
 from nas.controllers.registry import create_for_state
+from nas.runtime.long_lived_objects import freeze_long_lived_objects
 from spaces import Config, SearchSpace
 
 PackedResult = list[Any]
@@ -42,6 +43,7 @@ class ControllerHost:
         (:meth:`Controller.prepare`: REINFORCE loads its compiled kernels)."""
         for name in dict.fromkeys(names):
             controller_class(name).prepare()
+        freeze_long_lived_objects()  # its imports and kernels; the controllers of later searches stay collectable
         return True
 
     def start(self, name: str, space: SearchSpace, seed: int, options: dict[str, Any] | None = None,

@@ -12,6 +12,7 @@ import traceback
 from typing import Any
 
 from nas.runtime.data_spec import DataSpec
+from nas.runtime.long_lived_objects import freeze_long_lived_objects
 from spaces import Budget, SearchSpace
 
 
@@ -46,6 +47,7 @@ class EvaluatorWorker:
                                             trial_training=trials)
         node = ray.get_runtime_context().get_node_id()[:8] if ray.is_initialized() else "local"
         self.worker_id = f"{socket.gethostname()}/{node}/{os.getpid()}"
+        freeze_long_lived_objects()  # its network, data and imports: no full collection traverses them again
 
     def load_weights(self, supernet_state: list[Any]) -> str:
         """Interleaved mode: take the newest supernet weights (``[ObjectRef]``)."""

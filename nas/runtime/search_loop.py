@@ -40,6 +40,7 @@ from nas.controllers.reinforce import DEFAULT_SAMPLES_PER_UPDATE
 from nas.runtime.controller_actor import controller_host, pack_result
 from nas.runtime.evaluator_pool import EvaluatorPool, unpack_results
 from nas.runtime.interrupts import deferred_interrupts
+from nas.runtime.long_lived_objects import long_lived_objects_frozen
 from nas.runtime.run_folder import read_search
 from nas.runtime.search_checkpoint import CHECKPOINT, TRAJECTORY, SearchCheckpoint
 from nas.tracking.metric_buffer import MetricBuffer
@@ -247,6 +248,10 @@ class SearchLoop:
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> SearchOutcome:
+        with long_lived_objects_frozen():  # the driver's imports and data: no full collection mid-search
+            return self._run()
+
+    def _run(self) -> SearchOutcome:
         import ray
 
         checkpoint, trajectory = self._restore()
