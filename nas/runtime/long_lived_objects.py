@@ -32,7 +32,9 @@ def long_lived_objects_frozen() -> Iterator[None]:
     """Inside: what the process tracked on entry is frozen (``gc.freeze``), so collections traverse only what
     was made since. On exit it is unfrozen (``gc.unfreeze``), collectable again: for a driver, whose process
     (a CLI command, a notebook, a test session) may hold garbage of earlier work on entry. No collection is
-    made on entry, so entering costs nothing."""
+    made on entry, so entering costs nothing. The exit unfreezes everything, also what an earlier
+    :func:`freeze_long_lived_objects` of the same process froze (only a test, where actor objects are built in
+    the driver's process, does both): that costs later collections time, never memory."""
     gc.freeze()
     try:
         yield
